@@ -1,0 +1,185 @@
+import pg from 'pg';
+import type { Lease, SqlExecutor, SqlResult } from '../types.js';
+import { type DriverLogger, SignalledLease, type SqlDriver, silentLogger } from './driver.js';
+
+export interface PostgresDriverOptions {
+  connectionString: string;
+  /** NOTIFY channel used to wake subscribers in other processes. */
+  channel: string;
+  poolSize?: number;
+  /** How often a held lease proves its connection is still alive. */
+  leaseCheckMs?: number;
+  logger?: DriverLogger;
+}
+
+export class PostgresDriver implements SqlDriver {
+  readonly kind = 'postgres' as const;
+  readonly #pool: pg.Pool;
+  readonly #options: PostgresDriverOptions;
+  readonly #logger: DriverLogger;
+  readonly #listeners = new Set<() => void>();
+  readonly #leases = new Set<SignalledLease>();
+  #listenClient: pg.Client | undefined;
+  #listenStarting: Promise<void> | undefined;
+  #notifyInFlight = false;
+  #notifyAgain = false;
+  #closed = false;
+
+  constructor(options: PostgresDriverOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? silentLogger;
+    this.#pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.poolSize ?? 10,
+      application_name: 'mycelium',
+    });
+    // An idle client that loses its server emits here; without a listener the process would crash.
+    this.#pool.on('error', (error) => this.#logger.warn('idle PostgreSQL connection failed', error));
+  }
+
+  async query<Row>(text: string, params?: unknown[]): Promise<SqlResult<Row>> {
+    const result = await this.#pool.query(text, params);
+    return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+  }
+
+  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    const tx: SqlExecutor = {
+      query: async <Row>(text: string, params?: unknown[]) => {
+        const result = await client.query(text, params);
+        return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+      },
+    };
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await work(tx);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackError) {
+        // The connection is unusable; drop it from the pool instead of handing it out again.
+        broken = rollbackError as Error;
+      }
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  announceAppend(): void {
+    if (this.#closed) return;
+    if (this.#notifyInFlight) {
+      this.#notifyAgain = true;
+      return;
+    }
+    this.#notifyInFlight = true;
+    this.#pool
+      .query('SELECT pg_notify($1, $2)', [this.#options.channel, ''])
+      // Subscribers also poll, so a lost notification only delays them.
+      .catch((error: unknown) => this.#logger.warn('could not announce an append', error))
+      .finally(() => {
+        this.#notifyInFlight = false;
+        if (this.#notifyAgain) {
+          this.#notifyAgain = false;
+          this.announceAppend();
+        }
+      });
+  }
+
+  async onAppend(listener: () => void): Promise<() => Promise<void>> {
+    this.#listeners.add(listener);
+    await this.#ensureListening();
+    return async () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  async #ensureListening(): Promise<void> {
+    if (this.#listenClient || this.#closed) return;
+    this.#listenStarting ??= this.#startListening().finally(() => (this.#listenStarting = undefined));
+    return this.#listenStarting;
+  }
+
+  async #startListening(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.#options.connectionString, application_name: 'mycelium-listen' });
+    const reconnect = (error?: unknown) => {
+      if (this.#listenClient !== client) return;
+      this.#listenClient = undefined;
+      if (error) this.#logger.warn('lost the PostgreSQL notification connection; polling until it is back', error);
+      client.end().catch(() => undefined);
+      if (!this.#closed) setTimeout(() => void this.#ensureListening().catch(() => undefined), 1000).unref();
+    };
+    client.on('notification', () => {
+      for (const listener of this.#listeners) listener();
+    });
+    client.on('error', reconnect);
+    client.on('end', () => reconnect());
+    try {
+      await client.connect();
+      await client.query(`LISTEN "${this.#options.channel}"`);
+      this.#listenClient = client;
+      // Events committed while we were not listening would otherwise wait for the next poll.
+      for (const listener of this.#listeners) listener();
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      this.#logger.warn('could not listen for appends; subscribers will poll', error);
+      if (!this.#closed) setTimeout(() => void this.#ensureListening().catch(() => undefined), 1000).unref();
+    }
+  }
+
+  async tryAcquireLease(name: string): Promise<Lease | undefined> {
+    const client = new pg.Client({ connectionString: this.#options.connectionString, application_name: `mycelium-lease:${name}` });
+    await client.connect();
+    let acquired = false;
+    try {
+      const result = await client.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked',
+        [name],
+      );
+      acquired = result.rows[0]?.locked === true;
+    } finally {
+      if (!acquired) await client.end().catch(() => undefined);
+    }
+    if (!acquired) return undefined;
+
+    // The lock lives exactly as long as this session: if the process dies, PostgreSQL sees the
+    // socket close and frees it for the next candidate.
+    let timer: NodeJS.Timeout | undefined;
+    const lease = new SignalledLease(name, async () => {
+      clearInterval(timer);
+      this.#leases.delete(lease);
+      await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [name]).catch(() => undefined);
+      await client.end().catch(() => undefined);
+    });
+    const lose = (error?: unknown) => {
+      if (!lease.isHeld) return;
+      if (error) this.#logger.warn(`lease ${name} lost`, error);
+      clearInterval(timer);
+      this.#leases.delete(lease);
+      lease.markLost();
+      client.end().catch(() => undefined);
+    };
+    client.on('error', lose);
+    client.on('end', () => lose());
+    timer = setInterval(() => {
+      client.query('SELECT 1').catch(lose);
+    }, this.#options.leaseCheckMs ?? 2000);
+    timer.unref();
+    this.#leases.add(lease);
+    return lease;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listeners.clear();
+    await Promise.all([...this.#leases].map((lease) => lease.release()));
+    const listenClient = this.#listenClient;
+    this.#listenClient = undefined;
+    await listenClient?.end().catch(() => undefined);
+    await this.#pool.end();
+  }
+}

@@ -1,0 +1,33 @@
+export type {
+  AppendOptions,
+  AppendResult,
+  EventMetadata,
+  EventStore,
+  EventStoreTransaction,
+  ExpectedVersion,
+  Lease,
+  NewEvent,
+  ReadAllByTimeOptions,
+  ReadAllFilter,
+  ReadAllOptions,
+  ReadAllPage,
+  ReadStreamOptions,
+  RecordedEvent,
+  SqlExecutor,
+  SqlResult,
+  SubscribeAllOptions,
+} from './types.js';
+export {
+  EventStoreClosedError,
+  EventStoreError,
+  InvalidAppendError,
+  StoreLockedError,
+  WrongExpectedVersionError,
+  isWrongExpectedVersion,
+} from './errors.js';
+export type { DriverLogger, SqlDriver } from './drivers/driver.js';
+export { PGliteDriver, type PGliteDriverOptions } from './drivers/pglite.driver.js';
+export { PostgresDriver, type PostgresDriverOptions } from './drivers/postgres.driver.js';
+export { SqlEventStore, type SqlEventStoreOptions } from './sql-event-store.js';
+export { openEventStore, type OpenEventStoreOptions } from './open-event-store.js';
+export { MAX_EVENTS_PER_TRANSACTION, POSITION_SHIFT } from './migrations.js';

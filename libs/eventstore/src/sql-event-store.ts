@@ -1,0 +1,452 @@
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { v7 as uuidv7 } from 'uuid';
+import type { SqlDriver } from './drivers/driver.js';
+import { EventStoreClosedError, EventStoreError, InvalidAppendError, WrongExpectedVersionError } from './errors.js';
+import { MAX_EVENTS_PER_TRANSACTION, POSITION_SHIFT, migrate } from './migrations.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  EventMetadata,
+  EventStore,
+  EventStoreTransaction,
+  ExpectedVersion,
+  Lease,
+  NewEvent,
+  ReadAllByTimeOptions,
+  ReadAllFilter,
+  ReadAllOptions,
+  ReadAllPage,
+  ReadStreamOptions,
+  RecordedEvent,
+  SqlExecutor,
+  SqlResult,
+  SubscribeAllOptions,
+} from './types.js';
+import { Wakeup } from './wakeup.js';
+
+const tracer = trace.getTracer('@mycelium/eventstore');
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const MAX_STREAM_ID_LENGTH = 512;
+const DEFAULT_PAGE = 1000;
+
+interface EventRow {
+  position: string;
+  stream_id: string;
+  stream_version: number;
+  event_id: string;
+  type: string;
+  data: unknown;
+  metadata: EventMetadata | null;
+  recorded_at: Date | string;
+}
+
+interface PageRow extends Partial<EventRow> {
+  bound: string;
+  head: string | null;
+}
+
+interface Page extends ReadAllPage {
+  /** Committed events exist above the readable bound: an older transaction is still open. */
+  pending: boolean;
+}
+
+export interface SqlEventStoreOptions {
+  schema?: string;
+  /** Longest idle wait of a subscription before it reads again without being woken. */
+  maxIdleMs?: number;
+}
+
+/** The event store over any {@link SqlDriver}: the same SQL runs on PostgreSQL and PGlite. */
+export class SqlEventStore implements EventStore {
+  readonly schema: string;
+  readonly #driver: SqlDriver;
+  readonly #maxIdleMs: number;
+  readonly #subscriptions = new Set<AbortController>();
+  #closed = false;
+
+  private constructor(driver: SqlDriver, options: SqlEventStoreOptions) {
+    this.#driver = driver;
+    this.schema = options.schema ?? 'mycelium';
+    this.#maxIdleMs = options.maxIdleMs ?? 250;
+  }
+
+  /** Opens the store on `driver`, running schema migrations first. */
+  static async open(driver: SqlDriver, options: SqlEventStoreOptions = {}): Promise<SqlEventStore> {
+    const schema = options.schema ?? 'mycelium';
+    if (!SCHEMA_NAME.test(schema)) {
+      throw new EventStoreError('INVALID_SCHEMA', `schema name ${JSON.stringify(schema)} must match ${SCHEMA_NAME}`);
+    }
+    await migrate(driver, schema);
+    const store = new SqlEventStore(driver, { ...options, schema });
+    await store.#refuseRewoundPositions();
+    return store;
+  }
+
+  get kind(): 'postgres' | 'pglite' {
+    return this.#driver.kind;
+  }
+
+  /**
+   * Positions come from transaction ids, which only grow within one database cluster. A logical
+   * restore into a fresh cluster would restart them below the stored ones, and readers would then
+   * skip new events, so refuse to run instead.
+   */
+  async #refuseRewoundPositions(): Promise<void> {
+    const { rows } = await this.#driver.query<{ head: string | null; next_xid: string }>(
+      `SELECT (SELECT max(position) FROM ${this.schema}.events)::text AS head,
+              pg_snapshot_xmax(pg_current_snapshot())::text AS next_xid`,
+    );
+    const head = rows[0]?.head;
+    if (head && BigInt(head) >> POSITION_SHIFT >= BigInt(rows[0]!.next_xid)) {
+      throw new EventStoreError(
+        'POSITIONS_WOULD_REWIND',
+        `the database's transaction ids (${rows[0]!.next_xid}) are behind the event log (head ${head}); ` +
+          'it was probably restored from a logical dump: restore with pg_upgrade or a physical backup, or re-import the events',
+      );
+    }
+  }
+
+  async append(streamId: string, events: NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+    this.#assertOpen();
+    const result = await appendEvents(this.#driver, this.schema, streamId, events, options);
+    this.#driver.announceAppend();
+    return result;
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    this.#assertOpen();
+    return readStreamEvents(this.#driver, this.schema, streamId, options);
+  }
+
+  async streamVersion(streamId: string): Promise<number> {
+    this.#assertOpen();
+    return currentVersion(this.#driver, this.schema, streamId);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<ReadAllPage> {
+    const { events, next, isFull } = await this.#readPage(options);
+    return { events, next, isFull };
+  }
+
+  async readAllByTime(options: ReadAllByTimeOptions): Promise<ReadAllPage> {
+    const { events, next, isFull } = await this.#readPage(options, { from: options.from, to: options.to });
+    return { events, next, isFull };
+  }
+
+  async #readPage(options: ReadAllOptions, time?: { from: Date; to: Date }): Promise<Page> {
+    this.#assertOpen();
+    const s = this.schema;
+    const after = options.after ?? 0n;
+    const limit = options.maxCount ?? DEFAULT_PAGE;
+    const params: unknown[] = [after.toString(), limit];
+    const where = ['e.position > $1::bigint', 'e.position < b.bound', ...filterConditions(options, params)];
+    if (time) {
+      params.push(time.from.toISOString(), time.to.toISOString());
+      where.push(`e.recorded_at >= $${params.length - 1}::timestamptz`, `e.recorded_at < $${params.length}::timestamptz`);
+    }
+    const { rows } = await this.#driver.query<PageRow>(
+      `WITH b AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << ${POSITION_SHIFT} AS bound)
+       SELECT b.bound::text AS bound, (SELECT max(position) FROM ${s}.events)::text AS head,
+              r.position::text AS position, r.stream_id, r.stream_version, r.event_id, r.type, r.data,
+              r.metadata, r.recorded_at
+       FROM b LEFT JOIN LATERAL (
+         SELECT e.* FROM ${s}.events e
+         WHERE ${where.join(' AND ')}
+         ORDER BY e.position
+         LIMIT $2
+       ) r ON true
+       ORDER BY r.position`,
+      params,
+    );
+    const first = rows[0]!;
+    const bound = BigInt(first.bound);
+    const events = first.position === null || first.position === undefined ? [] : rows.map((row) => toRecorded(row as EventRow));
+    const isFull = events.length === limit;
+    const lastRead = events.at(-1)?.position ?? after;
+    // A short page examined everything below the bound, so the next read may start there.
+    const next = isFull ? lastRead : maxBigint(lastRead, bound - 1n);
+    const pending = first.head !== null && BigInt(first.head) >= bound;
+    return { events, next, isFull, pending };
+  }
+
+  async headPosition(): Promise<bigint> {
+    this.#assertOpen();
+    const { rows } = await this.#driver.query<{ head: string | null }>(
+      `SELECT max(position)::text AS head FROM ${this.schema}.events
+       WHERE position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << ${POSITION_SHIFT})`,
+    );
+    return rows[0]?.head ? BigInt(rows[0].head) : 0n;
+  }
+
+  async *subscribeAll(options: SubscribeAllOptions = {}): AsyncGenerator<RecordedEvent> {
+    this.#assertOpen();
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    this.#subscriptions.add(stop);
+    const wakeup = new Wakeup();
+    const stopListening = await this.#driver.onAppend(() => wakeup.ring());
+    const filter: ReadAllFilter = { streamPrefixes: options.streamPrefixes, types: options.types };
+    const maxIdleMs = options.maxIdleMs ?? this.#maxIdleMs;
+    let after = options.after ?? 0n;
+    let pendingDelay = 1;
+    try {
+      while (!stop.signal.aborted) {
+        const page = await this.#readPage({ ...filter, after, maxCount: options.batchSize ?? DEFAULT_PAGE });
+        for (const event of page.events) {
+          if (stop.signal.aborted) return;
+          yield event;
+        }
+        after = page.next;
+        if (page.isFull) continue;
+        if (page.pending) {
+          // Newer events are committed but wait for an older open transaction: look again soon.
+          await wakeup.wait(Math.min(pendingDelay, maxIdleMs), stop.signal);
+          pendingDelay = Math.min(pendingDelay * 2, maxIdleMs);
+          continue;
+        }
+        pendingDelay = 1;
+        await wakeup.wait(maxIdleMs, stop.signal);
+      }
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      this.#subscriptions.delete(stop);
+      await stopListening();
+    }
+  }
+
+  async transaction<T>(work: (tx: EventStoreTransaction) => Promise<T>): Promise<T> {
+    this.#assertOpen();
+    let appended = false;
+    const result = await this.#driver.transaction(async (sql) => {
+      const tx: EventStoreTransaction = {
+        schema: this.schema,
+        query: (text, params) => sql.query(text, params),
+        append: async (streamId, events, options) => {
+          const appendResult = await appendEvents(sql, this.schema, streamId, events, options ?? {});
+          appended = true;
+          return appendResult;
+        },
+        readStream: (streamId, options) => readStreamEvents(sql, this.schema, streamId, options ?? {}),
+        markHandled: async (consumer, eventId) => {
+          const { rowCount } = await sql.query(
+            `INSERT INTO ${this.schema}.inbox (consumer, event_id) VALUES ($1, $2::uuid) ON CONFLICT DO NOTHING`,
+            [consumer, eventId],
+          );
+          return rowCount === 1;
+        },
+        saveCheckpoint: (name, position) => saveCheckpoint(sql, this.schema, name, position),
+      };
+      return work(tx);
+    });
+    if (appended) this.#driver.announceAppend();
+    return result;
+  }
+
+  async loadCheckpoint(name: string): Promise<bigint | undefined> {
+    this.#assertOpen();
+    const { rows } = await this.#driver.query<{ position: string }>(
+      `SELECT position::text AS position FROM ${this.schema}.checkpoints WHERE name = $1`,
+      [name],
+    );
+    return rows[0] ? BigInt(rows[0].position) : undefined;
+  }
+
+  async saveCheckpoint(name: string, position: bigint): Promise<void> {
+    this.#assertOpen();
+    await saveCheckpoint(this.#driver, this.schema, name, position);
+  }
+
+  async tryAcquireLease(name: string): Promise<Lease | undefined> {
+    this.#assertOpen();
+    return this.#driver.tryAcquireLease(`${this.schema}:${name}`);
+  }
+
+  async query<Row = Record<string, unknown>>(text: string, params?: unknown[]): Promise<SqlResult<Row>> {
+    this.#assertOpen();
+    return this.#driver.query<Row>(text, params);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const subscription of this.#subscriptions) subscription.abort();
+    await this.#driver.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new EventStoreClosedError();
+  }
+}
+
+async function appendEvents(
+  sql: SqlExecutor,
+  schema: string,
+  streamId: string,
+  events: NewEvent[],
+  options: AppendOptions,
+): Promise<AppendResult> {
+  validateAppend(streamId, events);
+  const expected = options.expectedVersion ?? 'any';
+  return tracer.startActiveSpan(
+    'eventstore.append',
+    { kind: SpanKind.INTERNAL, attributes: { 'mycelium.stream': streamId, 'mycelium.events': events.length } },
+    async (span) => {
+      try {
+        const traceCarrier: Record<string, string> = {};
+        propagation.inject(context.active(), traceCarrier);
+        const eventIds = events.map((event) => event.id ?? uuidv7());
+        const batch = events.map((event, i) => ({
+          id: eventIds[i],
+          type: event.type,
+          data: event.data ?? null,
+          metadata: { ...traceCarrier, ...event.metadata },
+        }));
+        const { rows } = await sql.query<{ position: string; stream_version: number }>(
+          appendStatement(schema, expected),
+          appendParams(streamId, events.length, expected, JSON.stringify(batch)),
+        );
+        if (rows.length === 0) {
+          throw new WrongExpectedVersionError(streamId, expected, await currentVersion(sql, schema, streamId));
+        }
+        const positions = rows.map((row) => BigInt(row.position)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        const nextExpectedVersion = Math.max(...rows.map((row) => Number(row.stream_version)));
+        return { nextExpectedVersion, firstPosition: positions[0]!, lastPosition: positions.at(-1)!, eventIds };
+      } catch (error) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+        throw error;
+      } finally {
+        span.end();
+      }
+    },
+  );
+}
+
+function validateAppend(streamId: string, events: NewEvent[]): void {
+  if (typeof streamId !== 'string' || streamId.length === 0 || streamId.length > MAX_STREAM_ID_LENGTH) {
+    throw new InvalidAppendError(`stream id must be a non-empty string of at most ${MAX_STREAM_ID_LENGTH} characters`);
+  }
+  if (!Array.isArray(events) || events.length === 0) {
+    throw new InvalidAppendError(`append to ${streamId} needs at least one event`);
+  }
+  if (events.length >= MAX_EVENTS_PER_TRANSACTION) {
+    throw new InvalidAppendError(`append to ${streamId} has ${events.length} events; the limit is ${MAX_EVENTS_PER_TRANSACTION - 1} per transaction`);
+  }
+  for (const event of events) {
+    if (typeof event.type !== 'string' || event.type.length === 0) {
+      throw new InvalidAppendError(`every event appended to ${streamId} needs a type`);
+    }
+  }
+}
+
+/** The stream row decides whether the append may happen; one statement, so one round trip. */
+function appendStatement(s: string, expected: ExpectedVersion): string {
+  let stream: string;
+  if (expected === 'any') {
+    stream = `INSERT INTO ${s}.streams AS st (stream_id, version) VALUES ($1, $2::int)
+              ON CONFLICT (stream_id) DO UPDATE SET version = st.version + $2::int RETURNING version`;
+  } else if (expected === 'no-stream' || expected === 0) {
+    stream = `INSERT INTO ${s}.streams (stream_id, version) VALUES ($1, $2::int)
+              ON CONFLICT (stream_id) DO NOTHING RETURNING version`;
+  } else if (expected === 'stream-exists') {
+    stream = `UPDATE ${s}.streams SET version = version + $2::int WHERE stream_id = $1 RETURNING version`;
+  } else {
+    stream = `UPDATE ${s}.streams SET version = version + $2::int WHERE stream_id = $1 AND version = $4::int RETURNING version`;
+  }
+  return `WITH stream AS (${stream}),
+    tx AS (SELECT pg_current_xact_id()::text::bigint << ${POSITION_SHIFT} AS first_of_tx),
+    seq AS (
+      -- a second append in the same transaction continues after the first one's positions
+      SELECT COALESCE(
+        (SELECT max(e.position) + 1 FROM ${s}.events e
+          WHERE e.position >= tx.first_of_tx AND e.position < tx.first_of_tx + ${MAX_EVENTS_PER_TRANSACTION}),
+        tx.first_of_tx) AS first
+      FROM tx
+    )
+    INSERT INTO ${s}.events (position, stream_id, stream_version, event_id, type, data, metadata)
+    SELECT seq.first + n.ord - 1, $1, stream.version - $2::int + n.ord, (n.e->>'id')::uuid, n.e->>'type',
+           n.e->'data', n.e->'metadata'
+    FROM stream, seq, jsonb_array_elements($3::jsonb) WITH ORDINALITY AS n(e, ord)
+    RETURNING position::text AS position, stream_version`;
+}
+
+function appendParams(streamId: string, count: number, expected: ExpectedVersion, batch: string): unknown[] {
+  const params: unknown[] = [streamId, count, batch];
+  if (typeof expected === 'number' && expected !== 0) {
+    if (!Number.isInteger(expected) || expected < 0) {
+      throw new InvalidAppendError(`expected version must be a non-negative integer, 'no-stream', 'stream-exists' or 'any'`);
+    }
+    params.push(expected);
+  }
+  return params;
+}
+
+async function currentVersion(sql: SqlExecutor, schema: string, streamId: string): Promise<number> {
+  const { rows } = await sql.query<{ version: number }>(`SELECT version FROM ${schema}.streams WHERE stream_id = $1`, [
+    streamId,
+  ]);
+  return rows[0] ? Number(rows[0].version) : 0;
+}
+
+async function readStreamEvents(
+  sql: SqlExecutor,
+  schema: string,
+  streamId: string,
+  options: ReadStreamOptions,
+): Promise<RecordedEvent[]> {
+  const params: unknown[] = [streamId, options.fromVersion ?? 1];
+  let limit = '';
+  if (options.maxCount !== undefined) {
+    params.push(options.maxCount);
+    limit = 'LIMIT $3';
+  }
+  const { rows } = await sql.query<EventRow>(
+    `SELECT position::text AS position, stream_id, stream_version, event_id, type, data, metadata, recorded_at
+     FROM ${schema}.events WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version ${limit}`,
+    params,
+  );
+  return rows.map(toRecorded);
+}
+
+async function saveCheckpoint(sql: SqlExecutor, schema: string, name: string, position: bigint): Promise<void> {
+  await sql.query(
+    `INSERT INTO ${schema}.checkpoints (name, position) VALUES ($1, $2::bigint)
+     ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()`,
+    [name, position.toString()],
+  );
+}
+
+function filterConditions(filter: ReadAllFilter, params: unknown[]): string[] {
+  const conditions: string[] = [];
+  if (filter.streamPrefixes?.length) {
+    params.push(JSON.stringify(filter.streamPrefixes.map((prefix) => `${escapeLike(prefix)}%`)));
+    conditions.push(`e.stream_id LIKE ANY (ARRAY(SELECT jsonb_array_elements_text($${params.length}::jsonb)))`);
+  }
+  if (filter.types?.length) {
+    params.push(JSON.stringify(filter.types));
+    conditions.push(`e.type = ANY (ARRAY(SELECT jsonb_array_elements_text($${params.length}::jsonb)))`);
+  }
+  return conditions;
+}
+
+function escapeLike(value: string): string {
+  return value.replace(/[\\%_]/g, (match) => `\\${match}`);
+}
+
+function toRecorded(row: EventRow): RecordedEvent {
+  return {
+    id: row.event_id,
+    streamId: row.stream_id,
+    streamVersion: Number(row.stream_version),
+    position: BigInt(row.position),
+    type: row.type,
+    data: row.data,
+    metadata: row.metadata ?? {},
+    recordedAt: row.recorded_at instanceof Date ? row.recorded_at : new Date(row.recorded_at),
+  };
+}
+
+function maxBigint(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}

@@ -1,0 +1,11 @@
+export {
+  DEFAULT_DATABASE_URL,
+  DEFAULT_NATS_URL,
+  dockerIsAvailable,
+  jetStreamIsReachable,
+  postgresIsReachable,
+  testDatabaseUrl,
+  testNatsUrl,
+} from './infrastructure.js';
+export { dropSchema, openPGliteTestStore, openPostgresTestStore, uniqueName, type TestStore } from './isolation.js';
+export { waitFor } from './wait.js';
