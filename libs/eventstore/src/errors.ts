@@ -17,11 +17,14 @@ export class WrongExpectedVersionError extends EventStoreError {
   constructor(
     readonly streamId: string,
     readonly expected: ExpectedVersion,
-    readonly actual: number,
+    /** The stream's version when the append was refused, when it could still be read. */
+    readonly actual: number | undefined,
   ) {
     super(
       'WRONG_EXPECTED_VERSION',
-      `stream ${streamId} is at version ${actual}, expected ${String(expected)}`,
+      actual === undefined
+        ? `stream ${streamId} moved on while appending (expected ${String(expected)}); reload it and decide again`
+        : `stream ${streamId} is at version ${actual}, expected ${String(expected)}; reload it and decide again`,
     );
   }
 }

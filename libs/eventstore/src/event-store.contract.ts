@@ -134,6 +134,50 @@ export function describeEventStoreContract(adapter: string, open: () => Promise<
       });
     });
 
+    describe('concurrent writers', () => {
+      it('gives concurrent appends with no expectation distinct versions, losing none', async () => {
+        const stream = streamOf();
+        await Promise.all(Array.from({ length: 10 }, (_, i) => store.append(stream, [event('any.v1', { i })])));
+        const events = await store.readStream(stream);
+        expect(events.map((e) => e.streamVersion)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        expect(new Set(events.map((e) => (e.data as { i: number }).i)).size).toBe(10);
+      });
+
+      it('serialises appends with no expectation inside concurrent transactions', async () => {
+        const stream = streamOf();
+        await Promise.all(
+          Array.from({ length: 6 }, (_, i) =>
+            store.transaction(async (tx) => {
+              await tx.append(stream, [event('tx-any.v1', { i })]);
+              await tx.append(stream, [event('tx-any.v1', { i, second: true })]);
+            }),
+          ),
+        );
+        expect((await store.readStream(stream)).map((e) => e.streamVersion)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+      });
+
+      it('fails the losing transaction of a version race and rolls back its other writes', async () => {
+        const stream = streamOf();
+        const consumer = `race-${stream}`;
+        await store.append(stream, [event('a.v1')]);
+        const ids = ['01890a5d-ac96-774b-bcce-b302099a8060', '01890a5d-ac96-774b-bcce-b302099a8061'];
+        const outcomes = await Promise.allSettled(
+          ids.map((id) =>
+            store.transaction(async (tx) => {
+              await tx.markHandled(consumer, id);
+              await tx.append(stream, [event('b.v1', { id })], { expectedVersion: 1 });
+            }),
+          ),
+        );
+        const lost = outcomes.findIndex((o) => o.status === 'rejected');
+        expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+        expect((outcomes[lost] as PromiseRejectedResult).reason).toBeInstanceOf(WrongExpectedVersionError);
+        expect(await store.streamVersion(stream)).toBe(2);
+        // the loser's inbox entry was rolled back with it, so its event can be handled again
+        expect(await store.transaction((tx) => tx.markHandled(consumer, ids[lost]!))).toBe(true);
+      });
+    });
+
     describe('bad appends', () => {
       it.each([
         ['no events', 'test/x/1', []],

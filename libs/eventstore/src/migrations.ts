@@ -18,12 +18,8 @@ export const MAX_EVENTS_PER_TRANSACTION = 1 << Number(POSITION_SHIFT);
 const migrations: Migration[] = [
   {
     version: 1,
-    name: 'event log, streams, checkpoints, inbox',
+    name: 'event log, checkpoints, inbox',
     statements: (s) => [
-      `CREATE TABLE ${s}.streams (
-         stream_id text PRIMARY KEY,
-         version integer NOT NULL CHECK (version > 0)
-       )`,
       `CREATE TABLE ${s}.events (
          position bigint PRIMARY KEY,
          stream_id text NOT NULL,
@@ -33,7 +29,8 @@ const migrations: Migration[] = [
          data jsonb NOT NULL,
          metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
          recorded_at timestamptz NOT NULL DEFAULT now(),
-         UNIQUE (stream_id, stream_version)
+         -- optimistic concurrency: two writers cannot both add version n of a stream
+         CONSTRAINT events_stream_version_unique UNIQUE (stream_id, stream_version)
        )`,
       // Time-range reads; a BRIN index costs almost nothing on insert for an append-only table.
       `CREATE INDEX events_recorded_at ON ${s}.events USING brin (recorded_at)`,

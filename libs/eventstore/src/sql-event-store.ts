@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { v7 as uuidv7 } from 'uuid';
 import type { SqlDriver } from './drivers/driver.js';
@@ -28,6 +29,7 @@ const tracer = trace.getTracer('@mycelium/eventstore');
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 const MAX_STREAM_ID_LENGTH = 512;
 const DEFAULT_PAGE = 1000;
+const MAX_ANY_ATTEMPTS = 20;
 
 interface EventRow {
   position: string;
@@ -108,7 +110,7 @@ export class SqlEventStore implements EventStore {
 
   async append(streamId: string, events: NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     this.#assertOpen();
-    const result = await appendEvents(this.#driver, this.schema, streamId, events, options);
+    const result = await appendEvents(this.#driver, this.schema, streamId, events, options, undefined);
     this.#driver.announceAppend();
     return result;
   }
@@ -217,14 +219,18 @@ export class SqlEventStore implements EventStore {
 
   async transaction<T>(work: (tx: EventStoreTransaction) => Promise<T>): Promise<T> {
     this.#assertOpen();
-    let appended = false;
+    let appended = 0;
     const result = await this.#driver.transaction(async (sql) => {
       const tx: EventStoreTransaction = {
         schema: this.schema,
-        query: (text, params) => sql.query(text, params),
+        query: (text, params, options) => sql.query(text, params, options),
         append: async (streamId, events, options) => {
-          const appendResult = await appendEvents(sql, this.schema, streamId, events, options ?? {});
-          appended = true;
+          // Positions of one transaction share its id; later appends continue after earlier ones.
+          if (appended + (events?.length ?? 0) >= MAX_EVENTS_PER_TRANSACTION) {
+            throw new InvalidAppendError(`a transaction may append at most ${MAX_EVENTS_PER_TRANSACTION - 1} events`);
+          }
+          const appendResult = await appendEvents(sql, this.schema, streamId, events, options ?? {}, { earlierEvents: appended });
+          appended += events.length;
           return appendResult;
         },
         readStream: (streamId, options) => readStreamEvents(sql, this.schema, streamId, options ?? {}),
@@ -239,7 +245,7 @@ export class SqlEventStore implements EventStore {
       };
       return work(tx);
     });
-    if (appended) this.#driver.announceAppend();
+    if (appended > 0) this.#driver.announceAppend();
     return result;
   }
 
@@ -285,9 +291,13 @@ async function appendEvents(
   streamId: string,
   events: NewEvent[],
   options: AppendOptions,
+  transaction: { earlierEvents: number } | undefined,
 ): Promise<AppendResult> {
   validateAppend(streamId, events);
   const expected = options.expectedVersion ?? 'any';
+  if (typeof expected === 'number' && (!Number.isInteger(expected) || expected < 0)) {
+    throw new InvalidAppendError(`expected version must be a non-negative integer, 'no-stream', 'stream-exists' or 'any'`);
+  }
   return tracer.startActiveSpan(
     'eventstore.append',
     { kind: SpanKind.INTERNAL, attributes: { 'mycelium.stream': streamId, 'mycelium.events': events.length } },
@@ -296,22 +306,46 @@ async function appendEvents(
         const traceCarrier: Record<string, string> = {};
         propagation.inject(context.active(), traceCarrier);
         const eventIds = events.map((event) => event.id ?? uuidv7());
-        const batch = events.map((event, i) => ({
-          id: eventIds[i],
-          type: event.type,
-          data: event.data ?? null,
-          metadata: { ...traceCarrier, ...event.metadata },
-        }));
-        const { rows } = await sql.query<{ position: string; stream_version: number }>(
-          appendStatement(schema, expected),
-          appendParams(streamId, events.length, expected, JSON.stringify(batch)),
+        const batch = JSON.stringify(
+          events.map((event, i) => ({
+            id: eventIds[i],
+            type: event.type,
+            data: event.data ?? null,
+            metadata: { ...traceCarrier, ...event.metadata },
+          })),
         );
-        if (rows.length === 0) {
-          throw new WrongExpectedVersionError(streamId, expected, await currentVersion(sql, schema, streamId));
+        const statement = appendStatement(schema, expected);
+        const params = [streamId, batch, transaction?.earlierEvents ?? 0];
+        if (statement.variant === 'exact') params.push(expected as number);
+        const untilVersion = statement.variant === 'any' || statement.variant === 'stream-exists';
+        if (untilVersion && transaction) {
+          // A failed insert would abort the caller's transaction, so wait for the stream instead.
+          await sql.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${schema}:stream:${streamId}`]);
         }
-        const positions = rows.map((row) => BigInt(row.position)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-        const nextExpectedVersion = Math.max(...rows.map((row) => Number(row.stream_version)));
-        return { nextExpectedVersion, firstPosition: positions[0]!, lastPosition: positions.at(-1)!, eventIds };
+        for (let attempt = 1; ; attempt += 1) {
+          let rows: { position: string; stream_version: number }[];
+          try {
+            ({ rows } = await sql.query(statement.text, params, { prepareAs: statement.name }));
+          } catch (error) {
+            if (!isStreamVersionTaken(error)) throw error;
+            // `any` has no expectation to break: another writer took the version, so take the next.
+            if (untilVersion && !transaction && attempt < MAX_ANY_ATTEMPTS) continue;
+            throw new WrongExpectedVersionError(streamId, expected, transaction ? undefined : await currentVersion(sql, schema, streamId));
+          }
+          if (rows.length === 0) {
+            throw new WrongExpectedVersionError(streamId, expected, await currentVersion(sql, schema, streamId));
+          }
+          let first = BigInt(rows[0]!.position);
+          let last = first;
+          let nextExpectedVersion = 0;
+          for (const row of rows) {
+            const position = BigInt(row.position);
+            if (position < first) first = position;
+            if (position > last) last = position;
+            nextExpectedVersion = Math.max(nextExpectedVersion, Number(row.stream_version));
+          }
+          return { nextExpectedVersion, firstPosition: first, lastPosition: last, eventIds };
+        }
       } catch (error) {
         span.recordException(error as Error);
         span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
@@ -320,6 +354,14 @@ async function appendEvents(
         span.end();
       }
     },
+  );
+}
+
+function isStreamVersionTaken(error: unknown): boolean {
+  const { code, constraint, message } = error as { code?: string; constraint?: string; message?: string };
+  return (
+    code === '23505' &&
+    (constraint === 'events_stream_version_unique' || (message ?? '').includes('events_stream_version_unique'))
   );
 }
 
@@ -340,53 +382,50 @@ function validateAppend(streamId: string, events: NewEvent[]): void {
   }
 }
 
-/** The stream row decides whether the append may happen; one statement, so one round trip. */
-function appendStatement(s: string, expected: ExpectedVersion): string {
-  let stream: string;
-  if (expected === 'any') {
-    stream = `INSERT INTO ${s}.streams AS st (stream_id, version) VALUES ($1, $2::int)
-              ON CONFLICT (stream_id) DO UPDATE SET version = st.version + $2::int RETURNING version`;
-  } else if (expected === 'no-stream' || expected === 0) {
-    stream = `INSERT INTO ${s}.streams (stream_id, version) VALUES ($1, $2::int)
-              ON CONFLICT (stream_id) DO NOTHING RETURNING version`;
-  } else if (expected === 'stream-exists') {
-    stream = `UPDATE ${s}.streams SET version = version + $2::int WHERE stream_id = $1 RETURNING version`;
-  } else {
-    stream = `UPDATE ${s}.streams SET version = version + $2::int WHERE stream_id = $1 AND version = $4::int RETURNING version`;
-  }
-  return `WITH stream AS (${stream}),
-    tx AS (SELECT pg_current_xact_id()::text::bigint << ${POSITION_SHIFT} AS first_of_tx),
-    seq AS (
-      -- a second append in the same transaction continues after the first one's positions
-      SELECT COALESCE(
-        (SELECT max(e.position) + 1 FROM ${s}.events e
-          WHERE e.position >= tx.first_of_tx AND e.position < tx.first_of_tx + ${MAX_EVENTS_PER_TRANSACTION}),
-        tx.first_of_tx) AS first
-      FROM tx
-    )
-    INSERT INTO ${s}.events (position, stream_id, stream_version, event_id, type, data, metadata)
-    SELECT seq.first + n.ord - 1, $1, stream.version - $2::int + n.ord, (n.e->>'id')::uuid, n.e->>'type',
-           n.e->'data', n.e->'metadata'
-    FROM stream, seq, jsonb_array_elements($3::jsonb) WITH ORDINALITY AS n(e, ord)
-    RETURNING position::text AS position, stream_version`;
+type AppendVariant = 'any' | 'no-stream' | 'stream-exists' | 'exact';
+interface AppendStatement {
+  variant: AppendVariant;
+  name: string;
+  text: string;
 }
+const appendStatements = new Map<string, AppendStatement>();
 
-function appendParams(streamId: string, count: number, expected: ExpectedVersion, batch: string): unknown[] {
-  const params: unknown[] = [streamId, count, batch];
-  if (typeof expected === 'number' && expected !== 0) {
-    if (!Number.isInteger(expected) || expected < 0) {
-      throw new InvalidAppendError(`expected version must be a non-negative integer, 'no-stream', 'stream-exists' or 'any'`);
-    }
-    params.push(expected);
-  }
-  return params;
+/**
+ * One INSERT per append, prepared once per connection. The unique (stream, version) index is the
+ * concurrency check: a writer that lost the race gets a unique violation. Parameters: $1 stream,
+ * $2 the events as a JSON array, $3 events this transaction appended before, $4 expected version.
+ */
+function appendStatement(s: string, expected: ExpectedVersion): AppendStatement {
+  const variant: AppendVariant =
+    expected === 'no-stream' || expected === 0 ? 'no-stream' : typeof expected === 'number' ? 'exact' : expected;
+  const key = `${s}:${variant}`;
+  let statement = appendStatements.get(key);
+  if (statement) return statement;
+  const current = `(SELECT COALESCE(max(stream_version), 0) AS v FROM ${s}.events WHERE stream_id = $1)`;
+  const { from, where } = {
+    'no-stream': { from: '(SELECT 0 AS v)', where: '' },
+    // the stream must really be at version $4, not shorter: no gaps
+    exact: { from: '(SELECT $4::int AS v)', where: `WHERE EXISTS (SELECT 1 FROM ${s}.events WHERE stream_id = $1 AND stream_version = $4::int)` },
+    any: { from: current, where: '' },
+    'stream-exists': { from: current, where: 'WHERE cur.v > 0' },
+  }[variant];
+  const text = `INSERT INTO ${s}.events (position, stream_id, stream_version, event_id, type, data, metadata)
+    SELECT (pg_current_xact_id()::text::bigint << ${POSITION_SHIFT}) + $3::bigint + n.ord - 1, $1, cur.v + n.ord,
+           (n.e->>'id')::uuid, n.e->>'type', n.e->'data', n.e->'metadata'
+    FROM ${from} cur, jsonb_array_elements($2::jsonb) WITH ORDINALITY AS n(e, ord)
+    ${where}
+    RETURNING position::text AS position, stream_version`;
+  statement = { variant, name: `myc_append_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`, text };
+  appendStatements.set(key, statement);
+  return statement;
 }
 
 async function currentVersion(sql: SqlExecutor, schema: string, streamId: string): Promise<number> {
-  const { rows } = await sql.query<{ version: number }>(`SELECT version FROM ${schema}.streams WHERE stream_id = $1`, [
-    streamId,
-  ]);
-  return rows[0] ? Number(rows[0].version) : 0;
+  const { rows } = await sql.query<{ version: number }>(
+    `SELECT COALESCE(max(stream_version), 0) AS version FROM ${schema}.events WHERE stream_id = $1`,
+    [streamId],
+  );
+  return Number(rows[0]?.version ?? 0);
 }
 
 async function readStreamEvents(

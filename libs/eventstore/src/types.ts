@@ -112,7 +112,15 @@ export interface SubscribeAllOptions extends ReadAllFilter {
 
 /** A SQL session: the pool outside a transaction, the transaction inside one. */
 export interface SqlExecutor {
-  query<Row = Record<string, unknown>>(text: string, params?: unknown[]): Promise<SqlResult<Row>>;
+  query<Row = Record<string, unknown>>(text: string, params?: unknown[], options?: QueryOptions): Promise<SqlResult<Row>>;
+}
+
+export interface QueryOptions {
+  /**
+   * Keep the statement prepared on each connection under this name: hot statements then skip
+   * parsing and planning. The same name must always carry the same text.
+   */
+  prepareAs?: string;
 }
 
 export interface SqlResult<Row> {

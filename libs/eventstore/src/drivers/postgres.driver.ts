@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Lease, SqlExecutor, SqlResult } from '../types.js';
+import type { Lease, QueryOptions, SqlExecutor, SqlResult } from '../types.js';
 import { type DriverLogger, SignalledLease, type SqlDriver, silentLogger } from './driver.js';
 
 export interface PostgresDriverOptions {
@@ -37,16 +37,16 @@ export class PostgresDriver implements SqlDriver {
     this.#pool.on('error', (error) => this.#logger.warn('idle PostgreSQL connection failed', error));
   }
 
-  async query<Row>(text: string, params?: unknown[]): Promise<SqlResult<Row>> {
-    const result = await this.#pool.query(text, params);
+  async query<Row>(text: string, params?: unknown[], options?: QueryOptions): Promise<SqlResult<Row>> {
+    const result = await this.#pool.query({ text, values: params, name: options?.prepareAs });
     return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
   }
 
   async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
     const tx: SqlExecutor = {
-      query: async <Row>(text: string, params?: unknown[]) => {
-        const result = await client.query(text, params);
+      query: async <Row>(text: string, params?: unknown[], options?: QueryOptions) => {
+        const result = await client.query({ text, values: params, name: options?.prepareAs });
         return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
       },
     };
