@@ -1,0 +1,41 @@
+export { type CloudEvent, type LoggedEvent, parseCloudEvent, toCloudEvent } from './envelope.js';
+export {
+  type CommandError,
+  type CommandReply,
+  CommandRejection,
+  ContractViolation,
+  ErrorCodes,
+} from './errors.js';
+export {
+  commandSubject,
+  deadLetterSubject,
+  eventSubject,
+  eventType,
+  isNameToken,
+  parseEventType,
+  parseStreamId,
+  streamId,
+  subjectToken,
+} from './naming.js';
+export {
+  type CommandDefinition,
+  type ContractDefinition,
+  ContractRegistry,
+  type DecodedEvent,
+  defineCommand,
+  defineEvent,
+  type EventDefinition,
+  type Upcaster,
+  validatePayload,
+} from './registry.js';
+export { type JsonSchema, payloadSchemas, schemaOf } from './schema.js';
+export { type AsyncApiInfo, buildAsyncApi } from './asyncapi.js';
+export { renderContractArtifacts } from './artifacts.js';
+export {
+  INSTANCE_STOP_REASONS,
+  instanceLifecycle,
+  type InstanceLifecycleContracts,
+  InstanceStartedV1,
+  InstanceStoppedV1,
+} from './platform/instance-lifecycle.v1.js';
+export { GRID_SERVICES, type GridService, gridContracts, gridRegistry, lifecycleOf } from './services.js';
