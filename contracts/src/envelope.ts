@@ -70,6 +70,7 @@ export function toCloudEvent(event: LoggedEvent): CloudEvent {
   };
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REQUIRED_STRINGS = ['id', 'source', 'type', 'subject', 'time'] as const;
 const OPTIONAL_STRINGS = ['correlationid', 'causationid', 'tenant', 'traceparent', 'tracestate'] as const;
 
@@ -92,6 +93,7 @@ export function parseCloudEvent(value: unknown): CloudEvent {
       throw new ContractViolation(`${field} must be a string when present`, field);
     }
   }
+  if (!UUID.test(event.id as string)) throw new ContractViolation('id must be a UUID', 'id');
   if (Number.isNaN(Date.parse(event.time as string))) {
     throw new ContractViolation('time must be an RFC 3339 timestamp', 'time');
   }

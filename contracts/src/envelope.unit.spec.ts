@@ -42,6 +42,7 @@ describe('CloudEvents envelope', () => {
   it.each([
     ['specversion', { specversion: '0.3' }],
     ['id', { id: '' }],
+    ['id', { id: 'not-a-uuid' }],
     ['time', { time: 'yesterday' }],
     ['position', { position: 12 }],
     ['streamversion', { streamversion: 0 }],

@@ -1,4 +1,5 @@
 export type {
+  AppendObserver,
   AppendOptions,
   AppendResult,
   EventMetadata,
@@ -31,3 +32,4 @@ export { PostgresDriver, type PostgresDriverOptions } from './drivers/postgres.d
 export { SqlEventStore, type SqlEventStoreOptions } from './sql-event-store.js';
 export { openEventStore, type OpenEventStoreOptions } from './open-event-store.js';
 export { MAX_EVENTS_PER_TRANSACTION, POSITION_SHIFT } from './migrations.js';
+export { type Decider, type DomainEvent, type HandleCommandOptions, type HandledCommand, handleCommand } from './decider.js';

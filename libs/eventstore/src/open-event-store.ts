@@ -2,6 +2,7 @@ import { type DriverLogger, type SqlDriver } from './drivers/driver.js';
 import { PGliteDriver } from './drivers/pglite.driver.js';
 import { PostgresDriver } from './drivers/postgres.driver.js';
 import { SqlEventStore } from './sql-event-store.js';
+import type { AppendObserver } from './types.js';
 
 export interface OpenEventStoreOptions {
   /** PostgreSQL connection string; when absent the embedded PGlite store is used. */
@@ -14,6 +15,7 @@ export interface OpenEventStoreOptions {
   /** Longest idle wait of a subscription between reads. */
   maxIdleMs?: number;
   logger?: DriverLogger;
+  observer?: AppendObserver;
 }
 
 /** Opens the event store: PostgreSQL when a URL is given, embedded PGlite otherwise. */
@@ -28,7 +30,7 @@ export async function openEventStore(options: OpenEventStoreOptions = {}): Promi
       })
     : await PGliteDriver.open({ dataDir: options.dataDir });
   try {
-    return await SqlEventStore.open(driver, { schema, maxIdleMs: options.maxIdleMs });
+    return await SqlEventStore.open(driver, { schema, maxIdleMs: options.maxIdleMs, observer: options.observer });
   } catch (error) {
     await driver.close().catch(() => undefined);
     throw error;

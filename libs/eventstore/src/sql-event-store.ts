@@ -5,6 +5,7 @@ import type { SqlDriver } from './drivers/driver.js';
 import { EventStoreClosedError, EventStoreError, InvalidAppendError, WrongExpectedVersionError } from './errors.js';
 import { MAX_EVENTS_PER_TRANSACTION, POSITION_SHIFT, migrate } from './migrations.js';
 import type {
+  AppendObserver,
   AppendOptions,
   AppendResult,
   EventMetadata,
@@ -54,6 +55,7 @@ interface Page extends ReadAllPage {
 
 export interface SqlEventStoreOptions {
   schema?: string;
+  observer?: AppendObserver;
   /** Longest idle wait of a subscription before it reads again without being woken. */
   maxIdleMs?: number;
 }
@@ -63,6 +65,7 @@ export class SqlEventStore implements EventStore {
   readonly schema: string;
   readonly #driver: SqlDriver;
   readonly #maxIdleMs: number;
+  readonly #observer: AppendObserver;
   readonly #subscriptions = new Set<AbortController>();
   #closed = false;
 
@@ -70,6 +73,7 @@ export class SqlEventStore implements EventStore {
     this.#driver = driver;
     this.schema = options.schema ?? 'mycelium';
     this.#maxIdleMs = options.maxIdleMs ?? 250;
+    this.#observer = options.observer ?? {};
   }
 
   /** Opens the store on `driver`, running schema migrations first. */
@@ -110,7 +114,7 @@ export class SqlEventStore implements EventStore {
 
   async append(streamId: string, events: NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     this.#assertOpen();
-    const result = await appendEvents(this.#driver, this.schema, streamId, events, options, undefined);
+    const result = await appendEvents(this.#driver, this.schema, streamId, events, options, undefined, this.#observer);
     this.#driver.announceAppend();
     return result;
   }
@@ -229,7 +233,7 @@ export class SqlEventStore implements EventStore {
           if (appended + (events?.length ?? 0) >= MAX_EVENTS_PER_TRANSACTION) {
             throw new InvalidAppendError(`a transaction may append at most ${MAX_EVENTS_PER_TRANSACTION - 1} events`);
           }
-          const appendResult = await appendEvents(sql, this.schema, streamId, events, options ?? {}, { earlierEvents: appended });
+          const appendResult = await appendEvents(sql, this.schema, streamId, events, options ?? {}, { earlierEvents: appended }, this.#observer);
           appended += events.length;
           return appendResult;
         },
@@ -292,6 +296,7 @@ async function appendEvents(
   events: NewEvent[],
   options: AppendOptions,
   transaction: { earlierEvents: number } | undefined,
+  observer: AppendObserver,
 ): Promise<AppendResult> {
   validateAppend(streamId, events);
   const expected = options.expectedVersion ?? 'any';
@@ -303,15 +308,15 @@ async function appendEvents(
     { kind: SpanKind.INTERNAL, attributes: { 'mycelium.stream': streamId, 'mycelium.events': events.length } },
     async (span) => {
       try {
-        const traceCarrier: Record<string, string> = {};
-        propagation.inject(context.active(), traceCarrier);
+        const ambient: Record<string, unknown> = { ...observer.ambientMetadata?.() };
+        propagation.inject(context.active(), ambient);
         const eventIds = events.map((event) => event.id ?? uuidv7());
         const batch = JSON.stringify(
           events.map((event, i) => ({
             id: eventIds[i],
             type: event.type,
             data: event.data ?? null,
-            metadata: { ...traceCarrier, ...event.metadata },
+            metadata: { ...ambient, ...event.metadata },
           })),
         );
         const statement = appendStatement(schema, expected);
@@ -344,6 +349,7 @@ async function appendEvents(
             if (position > last) last = position;
             nextExpectedVersion = Math.max(nextExpectedVersion, Number(row.stream_version));
           }
+          observer.appended?.(streamId, events.length);
           return { nextExpectedVersion, firstPosition: first, lastPosition: last, eventIds };
         }
       } catch (error) {

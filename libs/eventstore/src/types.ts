@@ -142,6 +142,14 @@ export interface EventStoreTransaction extends SqlExecutor {
   readonly schema: string;
 }
 
+/** Hooks a process attaches to every append: ambient metadata in, counts out. */
+export interface AppendObserver {
+  /** Metadata added to every appended event (the event's own metadata wins), e.g. the correlation id of the message being handled. */
+  ambientMetadata?(): EventMetadata | undefined;
+  /** Called after events were appended (inside a transaction: before it commits). */
+  appended?(streamId: string, count: number): void;
+}
+
 /** Held by exactly one process at a time; lost when that process dies or loses the database. */
 export interface Lease {
   readonly name: string;

@@ -9,3 +9,4 @@ export {
 } from './infrastructure.js';
 export { dropSchema, openPGliteTestStore, openPostgresTestStore, uniqueName, type TestStore } from './isolation.js';
 export { waitFor } from './wait.js';
+export { openTestBus, type TestBus } from './bus.js';

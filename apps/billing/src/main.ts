@@ -1,0 +1,4 @@
+import { runServiceProcess } from '@mycelium/messaging';
+import { billingService } from './billing.service.js';
+
+await runServiceProcess(billingService);

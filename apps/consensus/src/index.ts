@@ -1,0 +1,2 @@
+export { ConsensusModule } from './consensus.module.js';
+export { consensusService } from './consensus.service.js';

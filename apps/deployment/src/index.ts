@@ -1,0 +1,2 @@
+export { DeploymentModule } from './deployment.module.js';
+export { deploymentService } from './deployment.service.js';

@@ -1,0 +1,2 @@
+export { HealingModule } from './healing.module.js';
+export { healingService } from './healing.service.js';

@@ -1,0 +1,2 @@
+export { SporesModule } from './spores.module.js';
+export { sporesService } from './spores.service.js';

@@ -1,0 +1,2 @@
+export { StorageModule } from './storage.module.js';
+export { storageService } from './storage.service.js';

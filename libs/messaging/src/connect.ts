@@ -1,0 +1,51 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '@mycelium/telemetry';
+
+export interface ConnectNatsOptions {
+  url: string;
+  /** Shown in the server's connection list: which process and service this is. */
+  name: string;
+  logger?: Logger;
+  /** Give up after this long when the first connection fails. */
+  timeoutMs?: number;
+}
+
+/** Thrown when no NATS server answers at the configured address. */
+export class NatsUnreachableError extends Error {
+  constructor(url: string, options?: { cause?: unknown }) {
+    super(`no NATS server answers at ${url}: start one (e.g. infra/ensure-services.sh) or set NATS_URL`, options);
+    this.name = 'NatsUnreachableError';
+  }
+}
+
+/**
+ * Connects to NATS and keeps reconnecting for ever after a loss: a service rides out a NATS
+ * restart instead of dying with it.
+ */
+export async function connectNats(options: ConnectNatsOptions): Promise<NatsConnection> {
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers: options.url,
+      name: options.name,
+      timeout: options.timeoutMs ?? 5000,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      reconnectJitter: 100,
+      pingInterval: 10_000,
+    });
+  } catch (error) {
+    throw new NatsUnreachableError(options.url, { cause: error });
+  }
+  const logger = options.logger;
+  if (logger) {
+    void (async () => {
+      for await (const status of nc.status()) {
+        if (status.type === 'disconnect') logger.warn({ server: status.server }, 'lost the NATS connection; reconnecting');
+        else if (status.type === 'reconnect') logger.info({ server: status.server }, 'reconnected to NATS');
+        else if (status.type === 'error') logger.error({ err: status.error }, 'NATS connection error');
+      }
+    })();
+  }
+  return nc;
+}

@@ -1,0 +1,256 @@
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import {
+  AckPolicy,
+  type ConsumerMessages,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import { nanos, type NatsConnection } from '@nats-io/transport-node';
+import {
+  type CloudEvent,
+  type ContractRegistry,
+  ContractViolation,
+  type EventDefinition,
+  parseCloudEvent,
+} from '@mycelium/contracts';
+import { type EventStoreTransaction, type EventMetadata, isWrongExpectedVersion, type EventStore } from '@mycelium/eventstore';
+import { type Logger, type ServiceMetrics, withMessageContext } from '@mycelium/telemetry';
+import { DeadLetters } from './dead-letters.js';
+import type { Topology } from './topology.js';
+import { extractTraceContext } from './trace-headers.js';
+
+const tracer = trace.getTracer('@mycelium/messaging');
+const decoder = new TextDecoder();
+
+/** What a handler gets for one event: the envelope, its checked payload, and the transaction. */
+export interface DeliveredEvent<Payload = unknown> {
+  event: CloudEvent;
+  /** The payload upcast to the newest version and validated, or the raw data of a type this process does not know. */
+  payload: Payload;
+  definition: EventDefinition | undefined;
+  /**
+   * Everything the handler appends or writes through this transaction commits together with the
+   * inbox entry that marks the event handled: the handler's effects happen exactly once.
+   */
+  tx: EventStoreTransaction;
+  /** Metadata for events appended in reaction: same correlation, caused by this event. */
+  metadata: EventMetadata;
+  deliveries: number;
+}
+
+export type EventHandler = (delivery: DeliveredEvent) => Promise<void>;
+
+export interface ConsumerOptions {
+  service: string;
+  /** Durable consumer name, unique per handler; it is also the inbox key. */
+  durable: string;
+  /** Grid subject filter, e.g. `evt.spores.node.>`. */
+  filter: string;
+  handler: EventHandler;
+  nc: NatsConnection;
+  store: EventStore;
+  registry: ContractRegistry;
+  topology: Topology;
+  logger: Logger;
+  metrics?: ServiceMetrics;
+  /** Start from the beginning of the stream (default) or only new events. */
+  deliverPolicy?: 'all' | 'new';
+  /** Deliveries before a failing event goes to the dead-letter subject. */
+  maxDeliveries?: number;
+  /** Delay before the first redelivery; doubles each time, up to `maxBackoffMs`. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/**
+ * A durable JetStream pull consumer with explicit acks. Each event is handled in a database
+ * transaction that first records it in the inbox, so a redelivered event changes nothing twice.
+ * Unparseable or invalid events, and events that keep failing, go to `dlq.<service>` with the
+ * reason; the consumer moves on.
+ */
+export class EventConsumer {
+  readonly #options: ConsumerOptions;
+  readonly #deadLetters: DeadLetters;
+  readonly #durable: string;
+  #messages: ConsumerMessages | undefined;
+  #stopped = false;
+  #loop: Promise<void> | undefined;
+
+  constructor(options: ConsumerOptions) {
+    this.#options = options;
+    this.#durable = options.topology.durableName(options.durable);
+    this.#deadLetters = new DeadLetters(options.nc, options.topology, options.service, options.logger, options.metrics);
+  }
+
+  get durable(): string {
+    return this.#durable;
+  }
+
+  /** Creates the durable consumer if needed and starts handling events. */
+  async start(): Promise<void> {
+    const { nc, topology, filter, deliverPolicy, maxDeliveries = 5 } = this.#options;
+    const jsm = await jetstreamManager(nc);
+    const config = {
+      durable_name: this.#durable,
+      filter_subject: topology.subject(filter),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: deliverPolicy === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
+      // The consumer dead-letters at `maxDeliveries` itself; the server's limit is only a backstop.
+      max_deliver: maxDeliveries + 1,
+      ack_wait: nanos(30_000),
+      max_ack_pending: 1000,
+    };
+    try {
+      await jsm.consumers.info(topology.eventsStream, this.#durable);
+      await jsm.consumers.update(topology.eventsStream, this.#durable, {
+        max_deliver: config.max_deliver,
+        ack_wait: config.ack_wait,
+        max_ack_pending: config.max_ack_pending,
+      });
+    } catch {
+      await jsm.consumers.add(topology.eventsStream, config);
+    }
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#messages?.close();
+    await this.#loop;
+  }
+
+  async #run(): Promise<void> {
+    const { nc, topology, logger } = this.#options;
+    const js = jetstream(nc);
+    while (!this.#stopped) {
+      try {
+        const consumer = await js.consumers.get(topology.eventsStream, this.#durable);
+        this.#messages = await consumer.consume({ max_messages: 64 });
+        if (this.#stopped) await this.#messages.close();
+        for await (const msg of this.#messages) await this.#process(msg);
+      } catch (error) {
+        if (this.#stopped) break;
+        logger.warn({ err: error, consumer: this.#durable }, 'event consumer interrupted; resuming');
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  }
+
+  async #process(msg: JsMsg): Promise<void> {
+    const { registry, logger, metrics } = this.#options;
+    const deliveries = msg.info.deliveryCount;
+    let event: CloudEvent;
+    try {
+      event = parseCloudEvent(JSON.parse(decoder.decode(msg.data)));
+    } catch (error) {
+      await this.#deadLetter(msg, 'unparseable', `not a grid event: ${describe(error)}`);
+      return;
+    }
+    let decoded: ReturnType<ContractRegistry['decodeEvent']>;
+    try {
+      decoded = registry.decodeEvent(event.type, event.data);
+    } catch (error) {
+      await this.#deadLetter(msg, 'invalid', `${event.type} ${event.id} breaks its contract: ${describe(error)}`);
+      return;
+    }
+    const metadata: EventMetadata = {
+      correlationId: event.correlationid ?? event.id,
+      causationId: event.id,
+      ...(event.tenant ? { tenant: event.tenant } : {}),
+    };
+    const span = tracer.startSpan(
+      `consume ${msg.subject}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.system': 'nats',
+          'messaging.consumer.group.name': this.#durable,
+          'messaging.message.id': event.id,
+          'mycelium.deliveries': deliveries,
+        },
+      },
+      extractTraceContext(msg.headers),
+    );
+    try {
+      const outcome = await context.with(trace.setSpan(context.active(), span), () =>
+        withMessageContext(metadata, () => this.#handleOnce(event, decoded, metadata, deliveries)),
+      );
+      msg.ack();
+      metrics?.eventsConsumed.inc({ consumer: this.#durable, outcome });
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: describe(error) });
+      if (deliveries >= (this.#options.maxDeliveries ?? 5)) {
+        await this.#deadLetter(msg, 'failed', `handling ${event.type} ${event.id} failed ${deliveries} times: ${describe(error)}`);
+      } else {
+        const delay = this.#backoff(deliveries);
+        logger.warn({ err: error, consumer: this.#durable, eventId: event.id, deliveries, retryInMs: delay }, 'event handler failed; will retry');
+        msg.nak(delay);
+        metrics?.eventsConsumed.inc({ consumer: this.#durable, outcome: 'retried' });
+      }
+    } finally {
+      span.end();
+    }
+  }
+
+  async #handleOnce(
+    event: CloudEvent,
+    decoded: ReturnType<ContractRegistry['decodeEvent']>,
+    metadata: EventMetadata,
+    deliveries: number,
+  ): Promise<'handled' | 'duplicate'> {
+    const { store, handler } = this.#options;
+    // A version conflict means another writer moved a stream the handler read: decide again.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await store.transaction(async (tx) => {
+          if (!(await tx.markHandled(this.#durable, event.id))) return 'duplicate';
+          await handler({
+            event,
+            payload: decoded ? decoded.payload : event.data,
+            definition: decoded?.definition,
+            tx,
+            metadata,
+            deliveries,
+          });
+          return 'handled';
+        });
+      } catch (error) {
+        if (!isWrongExpectedVersion(error) || attempt >= 3) throw error;
+      }
+    }
+  }
+
+  async #deadLetter(msg: JsMsg, kind: string, reason: string): Promise<void> {
+    try {
+      await this.#deadLetters.send({
+        kind,
+        reason,
+        subject: msg.subject,
+        data: msg.data,
+        headers: msg.headers,
+        consumer: this.#durable,
+        deliveries: msg.info.deliveryCount,
+        streamSequence: msg.info.streamSequence,
+      });
+      msg.term(reason.slice(0, 200));
+      this.#options.metrics?.eventsConsumed.inc({ consumer: this.#durable, outcome: 'dead-lettered' });
+    } catch (error) {
+      // Without a dead letter the message must not be dropped: let JetStream deliver it again.
+      this.#options.logger.error({ err: error, consumer: this.#durable }, 'could not dead-letter a message; it will be redelivered');
+      msg.nak(this.#backoff(msg.info.deliveryCount));
+    }
+  }
+
+  #backoff(deliveries: number): number {
+    const base = this.#options.backoffMs ?? 500;
+    return Math.min(base * 2 ** Math.max(0, deliveries - 1), this.#options.maxBackoffMs ?? 30_000);
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof ContractViolation) return error.field ? `${error.message} (field ${error.field})` : error.message;
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,52 @@
+export { type GridConfig, DEFAULT_PORTS, embeddedStoreDir, loadConfig } from './config.js';
+export { connectNats, type ConnectNatsOptions, NatsUnreachableError } from './connect.js';
+export { ensureStreams, type StreamOptions } from './streams.js';
+export { Topology } from './topology.js';
+export { Headers } from './headers.js';
+export { extractTraceContext, injectTraceHeaders, traceContextOf } from './trace-headers.js';
+export { Relay, type RelayOptions, type RelayState } from './relay.js';
+export { type DeadLetter, DeadLetters } from './dead-letters.js';
+export { type ConsumerOptions, type DeliveredEvent, EventConsumer, type EventHandler } from './consumer.js';
+export {
+  CommandClient,
+  type CommandHandler,
+  type CommandMetadata,
+  CommandServer,
+  type CommandServerOptions,
+  type ReceivedCommand,
+  type SendOptions,
+  toCommandError,
+} from './commands.js';
+export {
+  CommandContext,
+  type ConsumerTuning,
+  EventContext,
+  type EventPatternExtras,
+  MyceliumTransport,
+  type MyceliumTransportOptions,
+  PassErrorsToTransport,
+} from './transport.js';
+export {
+  COMMAND_CLIENT,
+  CONTRACT_REGISTRY,
+  EVENT_STORE,
+  InjectCommandClient,
+  InjectEventStore,
+  InjectLogger,
+  NATS_CONNECTION,
+  SERVICE_INFO,
+  SERVICE_LOGGER,
+  SERVICE_METRICS,
+} from './tokens.js';
+export { HealthController, type ServiceInfo } from './health.controller.js';
+export {
+  defineService,
+  openRuntime,
+  type OpenRuntimeOptions,
+  type RunningService,
+  type Runtime,
+  type ServiceDefinition,
+  startService,
+  type StartServiceOptions,
+} from './service.js';
+export { type HostedGrid, hostServices, type HostServicesOptions, runServiceProcess, startupHint } from './process.js';
