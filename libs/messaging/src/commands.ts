@@ -104,7 +104,12 @@ export class CommandServer {
 
   /** Stops taking commands and waits for those being handled. */
   async stop(): Promise<void> {
-    await Promise.all(this.#subscriptions.map((subscription) => subscription.drain()));
+    let timer: NodeJS.Timeout | undefined;
+    const drained = Promise.all(this.#subscriptions.map((subscription) => subscription.drain().catch(() => undefined)));
+    // Draining needs the server; when it is gone, stop listening without it.
+    await Promise.race([drained, new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
+    clearTimeout(timer);
+    for (const subscription of this.#subscriptions) if (!subscription.isClosed()) subscription.unsubscribe();
     await Promise.all(this.#inFlight);
   }
 

@@ -10,6 +10,15 @@ export interface ConnectNatsOptions {
   timeoutMs?: number;
 }
 
+const linkStates = new WeakMap<NatsConnection, 'connected' | 'reconnecting'>();
+
+/** Whether a connection made by {@link connectNats} is up, reconnecting, draining or closed. */
+export function natsLinkState(nc: NatsConnection): 'connected' | 'reconnecting' | 'draining' | 'closed' {
+  if (nc.isClosed()) return 'closed';
+  if (nc.isDraining()) return 'draining';
+  return linkStates.get(nc) ?? 'connected';
+}
+
 /** Thrown when no NATS server answers at the configured address. */
 export class NatsUnreachableError extends Error {
   constructor(url: string, options?: { cause?: unknown }) {
@@ -38,14 +47,31 @@ export async function connectNats(options: ConnectNatsOptions): Promise<NatsConn
     throw new NatsUnreachableError(options.url, { cause: error });
   }
   const logger = options.logger;
-  if (logger) {
-    void (async () => {
-      for await (const status of nc.status()) {
-        if (status.type === 'disconnect') logger.warn({ server: status.server }, 'lost the NATS connection; reconnecting');
-        else if (status.type === 'reconnect') logger.info({ server: status.server }, 'reconnected to NATS');
-        else if (status.type === 'error') logger.error({ err: status.error }, 'NATS connection error');
+  linkStates.set(nc, 'connected');
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') {
+        linkStates.set(nc, 'reconnecting');
+        logger?.warn({ server: status.server }, 'lost the NATS connection; reconnecting');
+      } else if (status.type === 'reconnect') {
+        linkStates.set(nc, 'connected');
+        logger?.info({ server: status.server }, 'reconnected to NATS');
+      } else if (status.type === 'error') {
+        logger?.error({ err: status.error }, 'NATS connection error');
       }
-    })();
-  }
+    }
+  })();
   return nc;
+}
+
+/**
+ * Lets pending messages flush, but not for ever: a connection that is reconnecting to a server
+ * that is gone would never finish draining.
+ */
+export async function closeNats(nc: NatsConnection, timeoutMs = 2000): Promise<void> {
+  if (nc.isClosed()) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([nc.drain().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+  clearTimeout(timer);
+  if (!nc.isClosed()) await nc.close().catch(() => undefined);
 }

@@ -2,6 +2,7 @@ import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { EventStore } from '@mycelium/eventstore';
 import type { ServiceMetrics } from '@mycelium/telemetry';
+import { natsLinkState } from './connect.js';
 import type { Relay } from './relay.js';
 import { EVENT_STORE, NATS_CONNECTION, SERVICE_INFO, SERVICE_METRICS } from './tokens.js';
 
@@ -30,7 +31,7 @@ export class HealthController {
 
   @Get('healthz')
   async health(@Res() reply: Reply): Promise<void> {
-    const nats = this.nc.isClosed() ? 'closed' : this.nc.isDraining() ? 'draining' : 'connected';
+    const nats = natsLinkState(this.nc);
     const eventStore = await withTimeout(this.store.query('SELECT 1'), 2000).then(
       () => 'ok',
       (error: unknown) => `unavailable: ${(error as Error).message}`,

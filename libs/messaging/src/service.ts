@@ -22,7 +22,7 @@ import { type EventStore, openEventStore } from '@mycelium/eventstore';
 import { currentMessageContext, type Logger, NestPinoLogger, ServiceMetrics } from '@mycelium/telemetry';
 import { CommandClient } from './commands.js';
 import { embeddedStoreDir, type GridConfig } from './config.js';
-import { connectNats } from './connect.js';
+import { closeNats, connectNats } from './connect.js';
 import { HealthController, type ServiceInfo } from './health.controller.js';
 import { Relay } from './relay.js';
 import {
@@ -119,7 +119,7 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<Runtime>
     metricsFor,
     close: async () => {
       await relay?.stop();
-      await relayConnection?.drain().catch(() => undefined);
+      if (relayConnection) await closeNats(relayConnection);
       await store.close();
     },
   };
@@ -214,7 +214,7 @@ export async function startService(
     await app.listen(options.port ?? 0, options.host ?? '127.0.0.1');
   } catch (error) {
     await app?.close().catch(() => undefined);
-    await nc.drain().catch(() => undefined);
+    await closeNats(nc);
     throw error;
   }
   const port = (app.getHttpServer().address() as AddressInfo).port;
@@ -252,7 +252,7 @@ export async function startService(
             },
           ])
           .catch((error: unknown) => logger.warn({ err: error }, 'could not record the instance stop'));
-        await nc.drain().catch(() => undefined);
+        await closeNats(nc);
         logger.info({ instanceId, reason }, `${service} stopped`);
       })()),
   };

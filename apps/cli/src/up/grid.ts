@@ -1,0 +1,154 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { GRID_SERVICES } from '@mycelium/contracts';
+import { type GridConfig, hostServices } from '@mycelium/messaging';
+import { createLogger } from '@mycelium/telemetry';
+import { gridServices } from '../grid-services.js';
+import { LogSink } from './log-sink.js';
+import { type GridNats, provideNats } from './nats.js';
+
+export interface UpOptions {
+  config: GridConfig;
+  /** Services listen on portBase+1 … portBase+6; 0 picks free ports. */
+  portBase: number;
+  logFormat: 'human' | 'json';
+  out: NodeJS.WritableStream;
+}
+
+export interface RunningGrid {
+  natsUrl: string;
+  natsStartedHere: boolean;
+  store: string;
+  services: { name: string; url: string }[];
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+/** The file other `myc` commands read to find the running local grid. */
+export function gridFile(home: string): string {
+  return join(home, 'grid.json');
+}
+
+function portsFor(base: number): Record<string, number> {
+  return Object.fromEntries(GRID_SERVICES.map((service, i) => [service, base === 0 ? 0 : base + i + 1]));
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@');
+}
+
+/**
+ * Starts the whole local grid: NATS (given or started here), then the services, in this process
+ * on the embedded store, or one process each on PostgreSQL (docs/adr/0004).
+ */
+export async function startGrid(options: UpOptions): Promise<RunningGrid> {
+  const { config } = options;
+  const sink = new LogSink(join(config.home, 'logs', 'grid.log'), options.out, options.logFormat);
+  let nats: GridNats | undefined;
+  try {
+    nats = await provideNats({ home: config.home, url: config.natsUrl });
+    const gridConfig = { ...config, natsUrl: nats.url };
+    const running = config.databaseUrl
+      ? await startProcesses(gridConfig, portsFor(options.portBase), sink)
+      : await startInProcess(gridConfig, portsFor(options.portBase), sink);
+    const grid: RunningGrid = {
+      natsUrl: nats.url,
+      natsStartedHere: Boolean(nats.child),
+      store: config.databaseUrl ? `PostgreSQL ${redact(config.databaseUrl)}` : `embedded PGlite in ${join(config.home, 'data', 'pglite')}`,
+      services: running.services,
+      logFile: sink.path,
+      stop: async () => {
+        rmSync(gridFile(config.home), { force: true });
+        await running.stop();
+        await nats?.stop();
+        await sink.close();
+      },
+    };
+    mkdirSync(config.home, { recursive: true });
+    writeFileSync(
+      gridFile(config.home),
+      `${JSON.stringify({ pid: process.pid, natsUrl: nats.url, namespace: config.namespace, services: Object.fromEntries(grid.services.map((s) => [s.name, s.url])) }, null, 2)}\n`,
+    );
+    return grid;
+  } catch (error) {
+    await nats?.stop();
+    await sink.close();
+    throw error;
+  }
+}
+
+interface Started {
+  services: { name: string; url: string }[];
+  stop(): Promise<void>;
+}
+
+async function startInProcess(config: GridConfig, ports: Record<string, number>, sink: LogSink): Promise<Started> {
+  const logger = createLogger({ name: 'grid', destination: sink.stream() });
+  const hosted = await hostServices(gridServices, { config, logger, ports });
+  return {
+    services: hosted.services.map((service) => ({ name: service.name, url: `http://${config.host}:${service.port}` })),
+    stop: () => hosted.stop('signal'),
+  };
+}
+
+async function startProcesses(config: GridConfig, ports: Record<string, number>, sink: LogSink): Promise<Started> {
+  const children: { name: string; child: ChildProcess; exited: Promise<unknown> }[] = [];
+  const stop = async () => {
+    for (const { child } of children) if (child.exitCode === null) child.kill('SIGTERM');
+    const timer = setTimeout(() => children.forEach(({ child }) => child.exitCode === null && child.kill('SIGKILL')), 10_000);
+    await Promise.all(children.map(({ exited }) => exited));
+    clearTimeout(timer);
+  };
+  try {
+    for (const definition of gridServices) {
+      const main = join(dirname(fileURLToPath(import.meta.resolve(`@mycelium/${definition.name}`))), 'main.js');
+      const child = spawn(process.execPath, [main], {
+        env: {
+          ...process.env,
+          NATS_URL: config.natsUrl,
+          DATABASE_URL: config.databaseUrl,
+          MYCELIUM_HOME: config.home,
+          MYCELIUM_DB_SCHEMA: config.schema,
+          MYCELIUM_NAMESPACE: config.namespace,
+          HOST: config.host,
+          PORT: String(ports[definition.name] ?? 0),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on('line', (line) => sink.line(line));
+      children.push({ name: definition.name, child, exited });
+    }
+    const services = await Promise.all(children.map(({ name, child }) => waitUntilUp(name, child, sink)));
+    return { services, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Waits for a service process to log that it is up, and reads its port from that line. */
+function waitUntilUp(name: string, child: ChildProcess, sink: LogSink): Promise<{ name: string; url: string }> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${name} did not come up within 60 s (see ${sink.path})`)), 60_000);
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; port?: number };
+        if (entry.msg === `${name} is up` && entry.port) {
+          clearTimeout(timer);
+          resolve({ name, url: `http://${process.env.HOST || '127.0.0.1'}:${entry.port}` });
+        }
+      } catch {
+        // not a log line
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with code ${code} while starting (see ${sink.path})`));
+    });
+  });
+}
