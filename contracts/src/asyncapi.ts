@@ -58,7 +58,7 @@ function key(text: string): string {
  * An AsyncAPI 3.0 document of everything in `registry`: one channel per event subject (the grid
  * sends them) and one per command subject (the grid receives them and replies).
  */
-export function buildAsyncApi(registry: ContractRegistry, info: AsyncApiInfo): Record<string, unknown> {
+export function buildAsyncApi(registry: ContractRegistry, info: AsyncApiInfo): { asyncapi: string } & Record<string, unknown> {
   const schemas = payloadSchemas('#/components/schemas/');
   const channels: Record<string, unknown> = {};
   const operations: Record<string, unknown> = {};

@@ -50,3 +50,4 @@ export {
   type StartServiceOptions,
 } from './service.js';
 export { type HostedGrid, hostServices, type HostServicesOptions, runServiceProcess, startupHint } from './process.js';
+export { OnCommand, OnEvent, OnEvents } from './decorators.js';

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Controller, Inject, Module } from '@nestjs/common';
-import { Ctx, EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
+import { Ctx, Payload } from '@nestjs/microservices';
 import { IsString, Length } from 'class-validator';
 import { CommandRejection, defineCommand, defineEvent, ErrorCodes } from '@mycelium/contracts';
 import { type Decider, type EventStore, handleCommand } from '@mycelium/eventstore';
@@ -13,6 +13,7 @@ import { CommandClient } from './commands.js';
 import { loadConfig } from './config.js';
 import { openRuntime, type RunningService, type Runtime, defineService, startService } from './service.js';
 import { EVENT_STORE } from './tokens.js';
+import { OnCommand, OnEvent } from './decorators.js';
 import { CommandContext, EventContext } from './transport.js';
 
 class RenameShelfV1 {
@@ -63,7 +64,7 @@ const shelf: Decider<RenameShelfV1, ShelfEvent, { name?: string }> = {
 class LibraryHandlers {
   constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
-  @MessagePattern(RenameShelf.subject)
+  @OnCommand(RenameShelf)
   async rename(@Payload() command: RenameShelfV1, @Ctx() ctx: CommandContext): Promise<{ version: number }> {
     const { version } = await handleCommand(this.store, `library/shelf/${command.shelfId}`, shelf, command, {
       metadata: ctx.eventMetadata,
@@ -71,7 +72,7 @@ class LibraryHandlers {
     return { version };
   }
 
-  @EventPattern(ShelfRenamed.subject)
+  @OnEvent(ShelfRenamed)
   async catalogue(@Payload() event: ShelfRenamedV1, @Ctx() ctx: EventContext): Promise<void> {
     if (!(event instanceof ShelfRenamedV1)) throw new Error('payload was not validated');
     await ctx.tx.append(`library/catalogue/${event.shelfId}`, [

@@ -10,3 +10,4 @@ export {
 export { dropSchema, openPGliteTestStore, openPostgresTestStore, uniqueName, type TestStore } from './isolation.js';
 export { waitFor } from './wait.js';
 export { openTestBus, type TestBus } from './bus.js';
+export { requireBuilt, startProcess, type TestProcess } from './processes.js';
