@@ -41,6 +41,7 @@ export class HealthController {
       status: healthy ? 'ok' : 'degraded',
       service: this.info.service,
       instanceId: this.info.instanceId,
+      pid: process.pid,
       version: this.info.version,
       uptimeSeconds: Math.round((Date.now() - this.info.startedAt.getTime()) / 1000),
       checks: { nats, eventStore, relay: this.info.relay?.state ?? 'off' },

@@ -23,19 +23,26 @@ export class NatsNotFoundError extends Error {
   }
 }
 
-/** Where `nats-server` is, looking on PATH and in the sbin directories Debian installs it to. */
+/**
+ * Where `nats-server` is: NATS_SERVER_BIN when set, else on PATH or in the sbin directories
+ * Debian installs it to.
+ */
 export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.NATS_SERVER_BIN) return isExecutable(env.NATS_SERVER_BIN) ? env.NATS_SERVER_BIN : undefined;
   const dirs = [...(env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/usr/local/bin', '/opt/homebrew/bin'];
-  for (const dir of dirs.filter(Boolean)) {
-    const candidate = join(dir, 'nats-server');
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
+  return dirs
+    .filter(Boolean)
+    .map((dir) => join(dir, 'nats-server'))
+    .find(isExecutable);
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
   }
-  return undefined;
 }
 
 export async function jetStreamAnswers(url: string, timeoutMs = 2000): Promise<boolean> {

@@ -1,0 +1,112 @@
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GRID_SERVICES } from '@mycelium/contracts';
+import { type EventStore, openEventStore } from '@mycelium/eventstore';
+import { openPostgresTestStore, openTestBus, startProcess, type TestBus, type TestProcess, type TestStore, waitFor } from '@mycelium/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+const myc = join(import.meta.dirname, '..', '..', 'apps', 'cli', 'dist', 'main.js');
+
+/** `myc up` as `npm start` runs it, in a home directory of its own. */
+function up(env: NodeJS.ProcessEnv): TestProcess {
+  const home = mkdtempSync(join(tmpdir(), 'mycelium-up-'));
+  const clean = { ...env, MYCELIUM_HOME: home, DATABASE_URL: env.DATABASE_URL ?? '', NATS_URL: env.NATS_URL ?? '' };
+  return startProcess('myc up', myc, ['up', '--port-base', '0'], clean);
+}
+
+async function healthzUrls(grid: TestProcess): Promise<string[]> {
+  await waitFor(() => grid.text.some((line) => line.startsWith('Press Ctrl-C')), { timeoutMs: 90_000, what: 'the grid summary' });
+  return grid.text.map((line) => /(http:\/\/\S+\/healthz)/.exec(line)?.[1]).filter((url): url is string => Boolean(url));
+}
+
+async function instanceEvents(store: EventStore): Promise<string[]> {
+  const { events } = await store.readAll({ maxCount: 1000 });
+  return events.map((event) => event.type);
+}
+
+describe('myc up (npm start)', () => {
+  const grids: TestProcess[] = [];
+  afterEach(async () => {
+    await Promise.all(grids.splice(0).map((grid) => grid.kill('SIGKILL')));
+  });
+
+  it('starts NATS itself and every service on the embedded store; Ctrl-C stops them and records it', async () => {
+    const grid = up({});
+    grids.push(grid);
+    const urls = await healthzUrls(grid);
+    expect(urls).toHaveLength(GRID_SERVICES.length);
+    expect(grid.text.join('\n')).toMatch(/NATS\s+nats:\/\/127\.0\.0\.1:\d+ \(started by myc\)/);
+    for (const url of urls) {
+      const response = await fetch(url);
+      expect(response.status, url).toBe(200);
+      expect(await response.json()).toMatchObject({ status: 'ok', checks: { nats: 'connected', eventStore: 'ok' } });
+    }
+    const dataDir = /embedded PGlite in (\S+)/.exec(grid.text.join('\n'))![1]!;
+
+    grid.child.kill('SIGINT');
+    expect(await grid.exited).toBe(0);
+    expect(grid.text).toContain('grid stopped');
+    expect(existsSync(`${dataDir}.lock`)).toBe(false);
+
+    const store = await openEventStore({ dataDir });
+    try {
+      const types = await instanceEvents(store);
+      for (const service of GRID_SERVICES) {
+        expect(types).toContain(`mycelium.${service}.instance-started.v1`);
+        expect(types).toContain(`mycelium.${service}.instance-stopped.v1`);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  describe('on PostgreSQL', () => {
+    let db: TestStore;
+    let bus: TestBus;
+    beforeAll(async () => {
+      db = await openPostgresTestStore();
+      bus = await openTestBus();
+    });
+    afterAll(async () => {
+      await bus?.dispose();
+      await db?.dispose();
+    });
+
+    it('runs each service as its own process on NATS_URL and DATABASE_URL, with one active relay', async () => {
+      const grid = up({
+        NATS_URL: bus.natsUrl,
+        DATABASE_URL: db.databaseUrl,
+        MYCELIUM_DB_SCHEMA: db.schema,
+        MYCELIUM_NAMESPACE: bus.topology.namespace,
+      });
+      grids.push(grid);
+      const urls = await healthzUrls(grid);
+      expect(urls).toHaveLength(GRID_SERVICES.length);
+      const health = async () =>
+        Promise.all(urls.map(async (url) => (await (await fetch(url)).json()) as { pid: number; checks: { relay: string } }));
+      const states = await waitFor(
+        async () => {
+          const all = await health();
+          return all.filter((one) => one.checks.relay === 'active').length === 1 && all;
+        },
+        { what: 'exactly one active relay' },
+      );
+      expect(states.filter((one) => one.checks.relay === 'standby')).toHaveLength(GRID_SERVICES.length - 1);
+      expect(new Set(states.map((one) => one.pid)).size).toBe(GRID_SERVICES.length);
+
+      grid.child.kill('SIGINT');
+      expect(await grid.exited).toBe(0);
+      const types = await instanceEvents(db.store);
+      expect(types.filter((type) => type.endsWith('instance-stopped.v1'))).toHaveLength(GRID_SERVICES.length);
+    });
+  });
+
+  it('stops with one line saying how to get NATS when there is none', async () => {
+    const grid = up({ NATS_SERVER_BIN: '/nonexistent/nats-server' });
+    grids.push(grid);
+    expect(await grid.exited).toBe(1);
+    expect(grid.text).toHaveLength(1);
+    expect(grid.text[0]).toMatch(/^myc: no NATS server: set NATS_URL=.*apt-get install nats-server/);
+  });
+});
