@@ -1,0 +1,4 @@
+import { runServiceProcess } from '@mycelium/messaging';
+import { notifierService } from './notifier.js';
+
+await runServiceProcess(notifierService);
