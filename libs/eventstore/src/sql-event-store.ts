@@ -160,13 +160,15 @@ export class SqlEventStore implements EventStore {
          WHERE ${where.join(' AND ')}
          ORDER BY e.position
          LIMIT $2
-       ) r ON true
-       ORDER BY r.position`,
+       ) r ON true`,
       params,
     );
     const first = rows[0]!;
     const bound = BigInt(first.bound);
     const events = first.position === null || first.position === undefined ? [] : rows.map((row) => toRecorded(row as EventRow));
+    // The join keeps the index order in practice, but SQL does not promise it, and sorting on the
+    // server costs more than checking here.
+    if (!isAscending(events)) events.sort((a, b) => (a.position < b.position ? -1 : 1));
     const isFull = events.length === limit;
     const lastRead = events.at(-1)?.position ?? after;
     // A short page examined everything below the bound, so the next read may start there.
@@ -185,6 +187,10 @@ export class SqlEventStore implements EventStore {
   }
 
   async *subscribeAll(options: SubscribeAllOptions = {}): AsyncGenerator<RecordedEvent> {
+    for await (const page of this.subscribeAllPages(options)) yield* page;
+  }
+
+  async *subscribeAllPages(options: SubscribeAllOptions = {}): AsyncGenerator<RecordedEvent[]> {
     this.#assertOpen();
     const stop = new AbortController();
     const onAbort = () => stop.abort();
@@ -199,9 +205,9 @@ export class SqlEventStore implements EventStore {
     try {
       while (!stop.signal.aborted) {
         const page = await this.#readPage({ ...filter, after, maxCount: options.batchSize ?? DEFAULT_PAGE });
-        for (const event of page.events) {
+        if (page.events.length > 0) {
           if (stop.signal.aborted) return;
-          yield event;
+          yield page.events;
         }
         after = page.next;
         if (page.isFull) continue;
@@ -490,6 +496,11 @@ function toRecorded(row: EventRow): RecordedEvent {
     metadata: row.metadata ?? {},
     recordedAt: row.recorded_at instanceof Date ? row.recorded_at : new Date(row.recorded_at),
   };
+}
+
+function isAscending(events: RecordedEvent[]): boolean {
+  for (let i = 1; i < events.length; i += 1) if (events[i]!.position < events[i - 1]!.position) return false;
+  return true;
 }
 
 function maxBigint(a: bigint, b: bigint): bigint {

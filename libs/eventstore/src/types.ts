@@ -170,6 +170,8 @@ export interface EventStore {
   readAllByTime(options: ReadAllByTimeOptions): Promise<ReadAllPage>;
   /** Catches up from `after`, then follows new events live, in global order, each exactly once. */
   subscribeAll(options?: SubscribeAllOptions): AsyncIterable<RecordedEvent>;
+  /** The same, a page at a time (never empty), for consumers that work in batches. */
+  subscribeAllPages(options?: SubscribeAllOptions): AsyncIterable<RecordedEvent[]>;
   /** The position of the newest event every reader can see; 0n for an empty log. */
   headPosition(): Promise<bigint>;
   transaction<T>(work: (tx: EventStoreTransaction) => Promise<T>): Promise<T>;

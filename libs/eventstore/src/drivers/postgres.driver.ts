@@ -9,6 +9,8 @@ export interface PostgresDriverOptions {
   poolSize?: number;
   /** How often a held lease proves its connection is still alive. */
   leaseCheckMs?: number;
+  /** Longest delay before other processes hear of an append; appends within it share one NOTIFY. */
+  notifyIntervalMs?: number;
   logger?: DriverLogger;
 }
 
@@ -21,8 +23,10 @@ export class PostgresDriver implements SqlDriver {
   readonly #leases = new Set<SignalledLease>();
   #listenClient: pg.Client | undefined;
   #listenStarting: Promise<void> | undefined;
-  #notifyInFlight = false;
-  #notifyAgain = false;
+  #notifyClient: pg.Client | undefined;
+  #notifyTimer: NodeJS.Timeout | undefined;
+  #notifyWanted = false;
+  #notifying = false;
   #closed = false;
 
   constructor(options: PostgresDriverOptions) {
@@ -71,22 +75,42 @@ export class PostgresDriver implements SqlDriver {
 
   announceAppend(): void {
     if (this.#closed) return;
-    if (this.#notifyInFlight) {
-      this.#notifyAgain = true;
-      return;
+    // Subscribers in this process need no round trip through the server.
+    for (const listener of this.#listeners) listener();
+    // Other processes: at most one NOTIFY per interval, on a connection of its own, so writers
+    // never wait behind it. Subscribers also poll, so a lost notification only delays them.
+    this.#notifyWanted = true;
+    this.#scheduleNotify();
+  }
+
+  #scheduleNotify(): void {
+    if (this.#notifyTimer || this.#notifying || !this.#notifyWanted || this.#closed) return;
+    this.#notifyTimer = setTimeout(async () => {
+      this.#notifyTimer = undefined;
+      this.#notifyWanted = false;
+      this.#notifying = true;
+      await this.#notify();
+      this.#notifying = false;
+      this.#scheduleNotify();
+    }, this.#options.notifyIntervalMs ?? 2);
+  }
+
+  async #notify(): Promise<void> {
+    try {
+      if (!this.#notifyClient) {
+        const client = new pg.Client({ connectionString: this.#options.connectionString, application_name: 'mycelium-notify' });
+        client.on('error', () => {
+          if (this.#notifyClient === client) this.#notifyClient = undefined;
+        });
+        this.#notifyClient = client;
+        await client.connect();
+      }
+      await this.#notifyClient.query('SELECT pg_notify($1, $2)', [this.#options.channel, '']);
+    } catch (error) {
+      this.#notifyClient?.end().catch(() => undefined);
+      this.#notifyClient = undefined;
+      this.#logger.warn('could not announce an append', error);
     }
-    this.#notifyInFlight = true;
-    this.#pool
-      .query('SELECT pg_notify($1, $2)', [this.#options.channel, ''])
-      // Subscribers also poll, so a lost notification only delays them.
-      .catch((error: unknown) => this.#logger.warn('could not announce an append', error))
-      .finally(() => {
-        this.#notifyInFlight = false;
-        if (this.#notifyAgain) {
-          this.#notifyAgain = false;
-          this.announceAppend();
-        }
-      });
   }
 
   async onAppend(listener: () => void): Promise<() => Promise<void>> {
@@ -177,9 +201,11 @@ export class PostgresDriver implements SqlDriver {
     this.#closed = true;
     this.#listeners.clear();
     await Promise.all([...this.#leases].map((lease) => lease.release()));
-    const listenClient = this.#listenClient;
+    clearTimeout(this.#notifyTimer);
+    const clients = [this.#listenClient, this.#notifyClient];
     this.#listenClient = undefined;
-    await listenClient?.end().catch(() => undefined);
+    this.#notifyClient = undefined;
+    await Promise.all(clients.map((client) => client?.end().catch(() => undefined)));
     await this.#pool.end();
   }
 }
