@@ -1,10 +1,10 @@
 import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { EventStore } from '@mycelium/eventstore';
-import type { ServiceMetrics } from '@mycelium/telemetry';
+import { exposition, type ProcessMetrics, type ServiceMetrics } from '@mycelium/telemetry';
 import { natsLinkState } from './connect.js';
 import type { Relay } from './relay.js';
-import { EVENT_STORE, NATS_CONNECTION, SERVICE_INFO, SERVICE_METRICS } from './tokens.js';
+import { EVENT_STORE, NATS_CONNECTION, PROCESS_METRICS, SERVICE_INFO, SERVICE_METRICS } from './tokens.js';
 
 export interface ServiceInfo {
   service: string;
@@ -27,6 +27,7 @@ export class HealthController {
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(SERVICE_METRICS) private readonly metrics: ServiceMetrics,
+    @Inject(PROCESS_METRICS) private readonly processMetrics: ProcessMetrics,
   ) {}
 
   @Get('healthz')
@@ -51,7 +52,7 @@ export class HealthController {
   @Get('metrics')
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   async prometheus(): Promise<string> {
-    return this.metrics.registry.metrics();
+    return exposition(this.metrics.registry, this.processMetrics.registry);
   }
 }
 

@@ -34,6 +34,7 @@ export {
   InjectEventStore,
   InjectLogger,
   NATS_CONNECTION,
+  PROCESS_METRICS,
   SERVICE_INFO,
   SERVICE_LOGGER,
   SERVICE_METRICS,

@@ -3,7 +3,7 @@ import { jetstream, jetstreamManager, type JetStreamClient, type PubAck } from '
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { toCloudEvent } from '@mycelium/contracts';
 import type { EventStore, Lease, RecordedEvent } from '@mycelium/eventstore';
-import type { Logger, ServiceMetrics } from '@mycelium/telemetry';
+import type { Logger, RelayMetrics } from '@mycelium/telemetry';
 import { Headers } from './headers.js';
 import { ensureStreams, type StreamOptions } from './streams.js';
 import type { Topology } from './topology.js';
@@ -17,7 +17,7 @@ export interface RelayOptions {
   nc: NatsConnection;
   topology: Topology;
   logger: Logger;
-  metrics?: ServiceMetrics;
+  metrics?: RelayMetrics;
   /** Lease and checkpoint name; one relay per name is active across all processes. */
   name?: string;
   /** Publishes awaiting their JetStream acknowledgement at once. */

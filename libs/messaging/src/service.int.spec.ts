@@ -158,5 +158,9 @@ describe('a service on the Mycelium transport', () => {
     expect(text).toMatch(/mycelium_command_duration_seconds_count\{service="library",command="cmd.library.shelf.rename",outcome="ok"\} [1-9]/);
     expect(text).toMatch(/mycelium_command_duration_seconds_count\{service="library",command="cmd.library.shelf.rename",outcome="ILLEGAL_STATE"\} 1/);
     expect(text).toMatch(/mycelium_events_appended_total\{service="library"\} [1-9]/);
+    // The process's own: the relay it runs, and the runtime.
+    expect(text).toMatch(/^mycelium_relay_active 1$/m);
+    expect(text).toMatch(/^mycelium_relay_events_published_total [1-9]/m);
+    expect(text).toMatch(/^mycelium_process_resident_memory_bytes \d+/m);
   });
 });

@@ -19,7 +19,7 @@ import {
   streamId,
 } from '@mycelium/contracts';
 import { type EventStore, openEventStore } from '@mycelium/eventstore';
-import { currentMessageContext, type Logger, NestPinoLogger, ServiceMetrics } from '@mycelium/telemetry';
+import { currentMessageContext, type Logger, NestPinoLogger, ProcessMetrics, ServiceMetrics } from '@mycelium/telemetry';
 import { CommandClient } from './commands.js';
 import { embeddedStoreDir, type GridConfig } from './config.js';
 import { closeNats, connectNats } from './connect.js';
@@ -30,6 +30,7 @@ import {
   CONTRACT_REGISTRY,
   EVENT_STORE,
   NATS_CONNECTION,
+  PROCESS_METRICS,
   SERVICE_INFO,
   SERVICE_LOGGER,
   SERVICE_METRICS,
@@ -61,6 +62,8 @@ export interface Runtime {
   consumers?: ConsumerTuning;
   /** The metrics of a service of this process (created on first use). */
   metricsFor(service: string): ServiceMetrics;
+  /** Process-wide metrics (CPU, memory, the relay), served by every service beside its own. */
+  processMetrics: ProcessMetrics;
   close(): Promise<void>;
 }
 
@@ -87,6 +90,7 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<Runtime>
     if (!found) metrics.set(service, (found = new ServiceMetrics(service)));
     return found;
   };
+  const processMetrics = new ProcessMetrics();
   const store = await openEventStore({
     databaseUrl: config.databaseUrl,
     dataDir: config.databaseUrl ? undefined : embeddedStoreDir(config),
@@ -102,7 +106,7 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<Runtime>
   try {
     if (options.relay) {
       relayConnection = await connectNats({ url: natsUrl, name: `relay@${hostname()}:${process.pid}`, logger });
-      relay = new Relay({ store, nc: relayConnection, topology, logger: logger.child({ component: 'relay' }), metrics: metricsFor('relay') });
+      relay = new Relay({ store, nc: relayConnection, topology, logger: logger.child({ component: 'relay' }), metrics: processMetrics });
       relay.start();
     }
   } catch (error) {
@@ -117,6 +121,7 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<Runtime>
     relay,
     consumers: options.consumers,
     metricsFor,
+    processMetrics,
     close: async () => {
       await relay?.stop();
       if (relayConnection) await closeNats(relayConnection);
@@ -187,6 +192,7 @@ export async function startService(
         [COMMAND_CLIENT]: new CommandClient(nc, runtime.topology),
         [CONTRACT_REGISTRY]: registry,
         [SERVICE_METRICS]: metrics,
+        [PROCESS_METRICS]: runtime.processMetrics,
         [SERVICE_LOGGER]: logger,
         [SERVICE_INFO]: info,
       }),

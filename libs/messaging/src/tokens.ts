@@ -6,6 +6,7 @@ export const NATS_CONNECTION = Symbol('mycelium:nats-connection');
 export const COMMAND_CLIENT = Symbol('mycelium:command-client');
 export const CONTRACT_REGISTRY = Symbol('mycelium:contract-registry');
 export const SERVICE_METRICS = Symbol('mycelium:service-metrics');
+export const PROCESS_METRICS = Symbol('mycelium:process-metrics');
 export const SERVICE_LOGGER = Symbol('mycelium:service-logger');
 export const SERVICE_INFO = Symbol('mycelium:service-info');
 

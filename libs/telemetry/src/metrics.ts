@@ -2,30 +2,21 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 
 /**
  * The Prometheus metrics of one service. Each service has its own registry, so several services
- * hosted in one process still expose separate `/metrics`.
+ * hosted in one process still report separately.
  */
 export class ServiceMetrics {
   readonly registry = new Registry();
   readonly eventsAppended: Counter<never>;
-  readonly eventsPublished: Counter<never>;
   readonly eventsConsumed: Counter<'consumer' | 'outcome'>;
   readonly deadLettered: Counter<'reason'>;
   readonly commands: Histogram<'command' | 'outcome'>;
-  readonly relayActive: Gauge<never>;
-  readonly relayPosition: Gauge<never>;
 
-  constructor(readonly service: string, options: { processMetrics?: boolean } = {}) {
+  constructor(readonly service: string) {
     this.registry.setDefaultLabels({ service });
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'mycelium_' });
     const registers = [this.registry];
     this.eventsAppended = new Counter({
       name: 'mycelium_events_appended_total',
       help: 'Events this service appended to the event store.',
-      registers,
-    });
-    this.eventsPublished = new Counter({
-      name: 'mycelium_relay_events_published_total',
-      help: 'Events the relay published to JetStream and saw acknowledged.',
       registers,
     });
     this.eventsConsumed = new Counter({
@@ -47,6 +38,34 @@ export class ServiceMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers,
     });
+  }
+}
+
+/** What a relay reports. */
+export interface RelayMetrics {
+  readonly eventsPublished: Counter<never>;
+  readonly relayActive: Gauge<never>;
+  readonly relayPosition: Gauge<never>;
+}
+
+/**
+ * Metrics of the process rather than of one service: CPU, memory, the event loop, and the relay
+ * it may run. Every service of the process serves them beside its own.
+ */
+export class ProcessMetrics implements RelayMetrics {
+  readonly registry = new Registry();
+  readonly eventsPublished: Counter<never>;
+  readonly relayActive: Gauge<never>;
+  readonly relayPosition: Gauge<never>;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'mycelium_' });
+    const registers = [this.registry];
+    this.eventsPublished = new Counter({
+      name: 'mycelium_relay_events_published_total',
+      help: 'Events the relay of this process published to JetStream and saw acknowledged.',
+      registers,
+    });
     this.relayActive = new Gauge({
       name: 'mycelium_relay_active',
       help: '1 while this process holds the relay lease and publishes events.',
@@ -58,4 +77,9 @@ export class ServiceMetrics {
       registers,
     });
   }
+}
+
+/** One Prometheus exposition of several registries whose metric names do not overlap. */
+export async function exposition(...registries: Registry[]): Promise<string> {
+  return (await Promise.all(registries.map((registry) => registry.metrics()))).join('\n');
 }
