@@ -172,6 +172,20 @@ describe('event consumer', () => {
     expect((await shipments())[0]!.streamId).toBe('fulfilment/shipment/o-8');
   });
 
+  it('forgets inbox entries older than its retention, keeping recent ones', async () => {
+    const consumer = await startConsumer(recordShipment);
+    await placeOrder('o-10');
+    await waitFor(async () => (await shipments()).length === 1);
+    const inbox = `${db.schema}.inbox`;
+    await db.store.query(
+      `INSERT INTO ${inbox} (consumer, event_id, handled_at) VALUES ($1, '01890a5d-ac96-774b-bcce-b302099a8070', now() - interval '9 days')`,
+      [consumer.durable],
+    );
+    expect(await consumer.pruneInbox()).toBe(1);
+    const left = await db.store.query<{ n: string }>(`SELECT count(*) AS n FROM ${inbox} WHERE consumer = $1`, [consumer.durable]);
+    expect(Number(left.rows[0]!.n)).toBe(1);
+  });
+
   it('hands on events of types it has no contract for, unvalidated', async () => {
     const seen: DeliveredEvent[] = [];
     await startConsumer(async (delivery) => {

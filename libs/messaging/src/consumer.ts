@@ -62,7 +62,15 @@ export interface ConsumerOptions {
   /** Delay before the first redelivery; doubles each time, up to `maxBackoffMs`. */
   backoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * How long inbox entries are kept. Longer than JetStream keeps events (7 days by default), so
+   * an event that can still be delivered is still recognised. Default 8 days.
+   */
+  inboxRetentionMs?: number;
 }
+
+const INBOX_RETENTION_MS = 8 * 24 * 60 * 60 * 1000;
+const INBOX_PRUNE_EVERY_MS = 10 * 60 * 1000;
 
 /**
  * A durable JetStream pull consumer with explicit acks. Each event is handled in a database
@@ -77,6 +85,7 @@ export class EventConsumer {
   #messages: ConsumerMessages | undefined;
   #stopped = false;
   #loop: Promise<void> | undefined;
+  #pruneTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ConsumerOptions) {
     this.#options = options;
@@ -113,10 +122,25 @@ export class EventConsumer {
       await jsm.consumers.add(topology.eventsStream, config);
     }
     this.#loop = this.#run();
+    this.#pruneTimer = setInterval(() => {
+      this.pruneInbox().catch((error: unknown) => this.#options.logger.warn({ err: error, consumer: this.#durable }, 'could not prune the inbox'));
+    }, INBOX_PRUNE_EVERY_MS);
+    this.#pruneTimer.unref();
+  }
+
+  /** Forgets events handled longer ago than the retention; returns how many entries went. */
+  async pruneInbox(): Promise<number> {
+    const { store, inboxRetentionMs = INBOX_RETENTION_MS } = this.#options;
+    const { rowCount } = await store.query(
+      `DELETE FROM ${store.schema}.inbox WHERE consumer = $1 AND handled_at < now() - make_interval(secs => $2)`,
+      [this.#durable, inboxRetentionMs / 1000],
+    );
+    return rowCount;
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearInterval(this.#pruneTimer);
     await this.#messages?.close();
     await this.#loop;
   }
