@@ -156,6 +156,20 @@ export function describeEventStoreContract(adapter: string, open: () => Promise<
         expect((await store.readStream(stream)).map((e) => e.streamVersion)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
       });
 
+      it('lets appends with no expectation inside transactions race plain appends without failing', async () => {
+        const stream = streamOf();
+        await Promise.all(
+          Array.from({ length: 8 }, (_, i) =>
+            i % 2 === 0
+              ? store.append(stream, [event('plain.v1', { i })])
+              : store.transaction(async (tx) => {
+                  await tx.append(stream, [event('in-tx.v1', { i })]);
+                }),
+          ),
+        );
+        expect((await store.readStream(stream)).map((e) => e.streamVersion)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      });
+
       it('fails the losing transaction of a version race and rolls back its other writes', async () => {
         const stream = streamOf();
         const consumer = `race-${stream}`;

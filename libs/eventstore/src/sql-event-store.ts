@@ -195,6 +195,7 @@ export class SqlEventStore implements EventStore {
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) stop.abort();
     this.#subscriptions.add(stop);
     const wakeup = new Wakeup();
     const stopListening = await this.#driver.onAppend(() => wakeup.ring());
@@ -328,20 +329,24 @@ async function appendEvents(
         const statement = appendStatement(schema, expected);
         const params = [streamId, batch, transaction?.earlierEvents ?? 0];
         if (statement.variant === 'exact') params.push(expected as number);
-        const untilVersion = statement.variant === 'any' || statement.variant === 'stream-exists';
-        if (untilVersion && transaction) {
-          // A failed insert would abort the caller's transaction, so wait for the stream instead.
-          await sql.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${schema}:stream:${streamId}`]);
-        }
+        // `any` and `stream-exists` have no version to break: when another writer takes the next
+        // version first, take the one after. Inside a transaction a savepoint keeps the lost race
+        // from aborting the caller's work.
+        const retries = statement.variant === 'any' || statement.variant === 'stream-exists';
+        const savepoint = retries && transaction !== undefined;
         for (let attempt = 1; ; attempt += 1) {
           let rows: { position: string; stream_version: number }[];
+          if (savepoint) await sql.query('SAVEPOINT mycelium_append');
           try {
             ({ rows } = await sql.query(statement.text, params, { prepareAs: statement.name }));
+            if (savepoint) await sql.query('RELEASE SAVEPOINT mycelium_append');
           } catch (error) {
             if (!isStreamVersionTaken(error)) throw error;
-            // `any` has no expectation to break: another writer took the version, so take the next.
-            if (untilVersion && !transaction && attempt < MAX_ANY_ATTEMPTS) continue;
-            throw new WrongExpectedVersionError(streamId, expected, transaction ? undefined : await currentVersion(sql, schema, streamId));
+            if (savepoint) await sql.query('ROLLBACK TO SAVEPOINT mycelium_append');
+            if (retries && attempt < MAX_ANY_ATTEMPTS) continue;
+            // A failed exact-version insert has aborted the caller's transaction: nothing more can be read.
+            const readable = transaction === undefined || savepoint;
+            throw new WrongExpectedVersionError(streamId, expected, readable ? await currentVersion(sql, schema, streamId) : undefined);
           }
           if (rows.length === 0) {
             throw new WrongExpectedVersionError(streamId, expected, await currentVersion(sql, schema, streamId));

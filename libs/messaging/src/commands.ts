@@ -95,7 +95,9 @@ export class CommandServer {
           this.#options.logger.error({ err: error, subject }, 'command subscription failed');
           return;
         }
-        const work = this.#serve(subject, msg, handler).finally(() => this.#inFlight.delete(work));
+        const work = this.#serve(subject, msg, handler)
+          .catch((error: unknown) => this.#options.logger.error({ err: error, subject }, 'could not answer a command'))
+          .finally(() => this.#inFlight.delete(work));
         this.#inFlight.add(work);
       },
     });
@@ -139,7 +141,7 @@ export class CommandServer {
     span.setAttribute('mycelium.outcome', outcome);
     span.end();
     metrics?.commands.observe({ command: subject, outcome }, (performance.now() - started) / 1000);
-    if (msg.reply) msg.respond(encoder.encode(JSON.stringify(reply)));
+    if (msg.reply) msg.respond(encodeReply(reply, subject, this.#options.logger));
   }
 
   async #decideReply(subject: string, msg: Msg, handler: CommandHandler, metadata: CommandMetadata): Promise<CommandReply> {
@@ -188,6 +190,20 @@ export class CommandServer {
       .catch((error: unknown) => this.#options.logger.error({ err: error }, 'could not dead-letter a command'));
   }
 }
+
+/** The reply as JSON; a result that cannot be sent (a bigint, too large) becomes an INTERNAL error. */
+function encodeReply(reply: CommandReply, subject: string, logger: Logger): Uint8Array {
+  try {
+    const bytes = encoder.encode(JSON.stringify(reply));
+    if (bytes.length <= MAX_REPLY_BYTES) return bytes;
+    throw new Error(`the reply is ${bytes.length} bytes, more than ${MAX_REPLY_BYTES}`);
+  } catch (error) {
+    logger.error({ err: error, subject }, 'command result cannot be sent');
+    return encoder.encode(JSON.stringify({ ok: false, error: toCommandError(error) }));
+  }
+}
+
+const MAX_REPLY_BYTES = 900 * 1024;
 
 export interface SendOptions {
   timeoutMs?: number;

@@ -99,15 +99,16 @@ export class EventConsumer {
 
   /** Creates the durable consumer if needed and starts handling events. */
   async start(): Promise<void> {
-    const { nc, topology, filter, deliverPolicy, maxDeliveries = 5 } = this.#options;
+    const { nc, topology, filter, deliverPolicy } = this.#options;
     const jsm = await jetstreamManager(nc);
     const config = {
       durable_name: this.#durable,
       filter_subject: topology.subject(filter),
       ack_policy: AckPolicy.Explicit,
       deliver_policy: deliverPolicy === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
-      // The consumer dead-letters at `maxDeliveries` itself; the server's limit is only a backstop.
-      max_deliver: maxDeliveries + 1,
+      // The consumer dead-letters at `maxDeliveries` itself. No limit on the server: a message
+      // whose dead-lettering failed must still come back rather than vanish.
+      max_deliver: -1,
       ack_wait: nanos(30_000),
       max_ack_pending: 1000,
     };

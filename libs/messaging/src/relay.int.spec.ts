@@ -95,7 +95,7 @@ describe('relay', () => {
     expect(ids).toEqual(inLog.events.map((event) => event.id));
   });
 
-  it('republishes from an old checkpoint without JetStream storing anything twice', async () => {
+  it('resumes after what JetStream already holds when its checkpoint is behind, storing nothing twice', async () => {
     await db.store.append('storage/chunk/c', [1, 2, 3, 4].map((n) => ({ type: 'mycelium.storage.chunk-stored.v1', data: { n } })));
     const relay = startRelay();
     await waitFor(() => relay.published === 4);
@@ -103,7 +103,34 @@ describe('relay', () => {
     // As if the relay had died before saving its checkpoint.
     await db.store.saveCheckpoint('relay', 0n);
     const again = startRelay();
-    await waitFor(() => again.published === 4, { what: 'the republish' });
-    expect((await bus.jsm.streams.info(bus.topology.eventsStream)).state.messages).toBe(4);
+    await waitFor(() => again.state === 'active');
+    const { lastPosition } = await db.store.append('storage/chunk/c', [{ type: 'mycelium.storage.chunk-stored.v1', data: { n: 5 } }]);
+    await waitFor(() => again.published === 1, { what: 'the new event' });
+    expect((await bus.jsm.streams.info(bus.topology.eventsStream)).state.messages).toBe(5);
+    await waitFor(async () => (await db.store.loadCheckpoint('relay')) === lastPosition, { what: 'the checkpoint' });
+  });
+
+  it('chains each publish to the one before, and resumes in order when the chain breaks', async () => {
+    const relay = startRelay();
+    const first = await db.store.append('spores/node/n1', [{ type: 'mycelium.spores.node-seen.v1', data: { n: 1 } }]);
+    await waitFor(() => relay.published === 1);
+    // A message that is not the relay's lands on the stream: the next publish, which expects the
+    // relay's own last message, is refused, and the relay resumes from the stream's real tail.
+    await bus.js.publish(bus.topology.subject('evt.spores.node.node-seen'), new TextEncoder().encode('{}'));
+    const second = await db.store.append('spores/node/n1', [{ type: 'mycelium.spores.node-seen.v1', data: { n: 2 } }]);
+    await waitFor(async () => (await bus.jsm.streams.info(bus.topology.eventsStream)).state.messages === 3, { what: 'the event after the break' });
+    const stored = await bus.stored(bus.topology.eventsStream);
+    expect(stored.map((msg) => msg.headers?.get(Headers.Position) ?? 'foreign')).toEqual([
+      first.lastPosition.toString(),
+      'foreign',
+      second.lastPosition.toString(),
+    ]);
+    expect(stored[2]!.headers?.get('Nats-Expected-Last-Sequence')).toBe('2');
+  });
+
+  it('stops at once when asked to stop while it is still starting', async () => {
+    const relay = startRelay();
+    await relay.stop();
+    expect(relay.state).toBe('stopped');
   });
 });

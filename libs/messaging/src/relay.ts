@@ -1,5 +1,5 @@
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { jetstream, jetstreamManager, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
+import { jetstream, type JetStreamClient, jetstreamManager, type JetStreamManager, type PubAck } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import { toCloudEvent } from '@mycelium/contracts';
 import type { EventStore, Lease, RecordedEvent } from '@mycelium/eventstore';
@@ -99,12 +99,16 @@ export class Relay {
         await sleep(standbyPollMs, this.#stopping.signal);
         continue;
       }
+      if (this.#stopping.signal.aborted) {
+        await lease.release().catch(() => undefined);
+        break;
+      }
       this.#setState('active');
       logger.info({ relay: name }, 'relay is active');
       try {
         await this.#publishWhileHolding(lease);
       } catch (error) {
-        logger.error({ err: error }, 'relay stopped publishing; it will start again from its checkpoint');
+        logger.warn({ err: error }, 'relay stopped publishing; it starts again from what JetStream holds');
         await sleep(1000, this.#stopping.signal);
       } finally {
         await lease.release().catch(() => undefined);
@@ -116,48 +120,80 @@ export class Relay {
     }
   }
 
+  /**
+   * Where the stream really is: the last message stored, which a relay that died may have
+   * published past its checkpoint.
+   */
+  async #streamTail(jsm: JetStreamManager): Promise<{ sequence: number; messageId?: string; position?: bigint }> {
+    const stream = this.#options.topology.eventsStream;
+    const { state } = await jsm.streams.info(stream);
+    if (state.messages === 0) return { sequence: state.last_seq };
+    const last = await jsm.streams.getMessage(stream, { seq: state.last_seq }).catch(() => null);
+    const messageId = last?.header?.get('Nats-Msg-Id') || undefined;
+    const position = last?.header?.get(Headers.Position);
+    return { sequence: state.last_seq, messageId, position: position && /^[0-9]+$/.test(position) ? BigInt(position) : undefined };
+  }
+
   async #publishWhileHolding(lease: Lease): Promise<void> {
-    const { store, nc, topology, name, window, checkpointEveryMs, metrics } = this.#options;
-    await ensureStreams(await jetstreamManager(nc), topology, this.#options.streams);
+    const { store, nc, topology, name, window, checkpointEveryMs, metrics, logger } = this.#options;
     const stop = new AbortController();
     const stopOnce = () => stop.abort();
     this.#stopping.signal.addEventListener('abort', stopOnce, { once: true });
+    if (this.#stopping.signal.aborted) stopOnce();
     void lease.lost.then(stopOnce);
 
     const queue: Pending[] = [];
     let failure: unknown;
-    let acknowledged = (await store.loadCheckpoint(name)) ?? 0n;
-    let saved = acknowledged;
-    // Publishes are acknowledged in order on one connection; the checkpoint follows the longest
-    // acknowledged prefix, never an event with an unacknowledged one before it.
-    const advance = () => {
-      while (queue.length > 0 && queue[0]!.acked) {
-        acknowledged = queue.shift()!.position;
-        this.#published += 1;
-      }
-    };
+    let timer: NodeJS.Timeout | undefined;
     let saving: Promise<void> | undefined;
-    const save = async () => {
-      if (acknowledged === saved || !lease.isHeld) return;
-      const position = acknowledged;
-      await store.saveCheckpoint(name, position);
-      saved = position;
-      metrics?.relayPosition.set(Number(position & 0x1f_ffff_ffff_ffffn));
-    };
-    const timer = setInterval(() => {
-      saving ??= save()
-        .catch((error: unknown) => this.#options.logger.warn({ err: error }, 'relay could not save its checkpoint'))
-        .finally(() => (saving = undefined));
-    }, checkpointEveryMs);
-
+    let save = async () => undefined as void;
     try {
+      const jsm = await jetstreamManager(nc);
+      await ensureStreams(jsm, topology, this.#options.streams);
+      let acknowledged = (await store.loadCheckpoint(name)) ?? 0n;
+      const tail = await this.#streamTail(jsm);
+      if (tail.position !== undefined && tail.position > acknowledged) {
+        // Published before the last relay could save its checkpoint: nothing to send again.
+        acknowledged = tail.position;
+        if (acknowledged > (await store.headPosition())) {
+          logger.error({ stream: topology.eventsStream, position: acknowledged.toString() }, 'JetStream holds events beyond the end of the log: was the database restored from an older backup?');
+        }
+      }
+      // Each publish expects the one before it to be the stream's last message, so an event lost
+      // in a reconnect cannot be overtaken by the next: the server refuses, and the relay resumes
+      // from the stream's tail in order.
+      let expectation: { lastMsgID: string } | { lastSequence: number } = tail.messageId
+        ? { lastMsgID: tail.messageId }
+        : { lastSequence: tail.sequence };
+      let saved = acknowledged;
+      // Acknowledgements come in order on one connection; the checkpoint follows the longest
+      // acknowledged prefix, never an event with an unacknowledged one before it.
+      const advance = () => {
+        while (queue.length > 0 && queue[0]!.acked) {
+          acknowledged = queue.shift()!.position;
+          this.#published += 1;
+        }
+      };
+      save = async () => {
+        if (acknowledged === saved || !lease.isHeld) return;
+        const position = acknowledged;
+        await store.saveCheckpoint(name, position);
+        saved = position;
+        metrics?.relayPosition.set(Number(position & 0x1f_ffff_ffff_ffffn));
+      };
+      timer = setInterval(() => {
+        saving ??= save()
+          .catch((error: unknown) => logger.warn({ err: error }, 'relay could not save its checkpoint'))
+          .finally(() => (saving = undefined));
+      }, checkpointEveryMs);
+
       for await (const page of store.subscribeAllPages({ after: acknowledged, signal: stop.signal, batchSize: window })) {
         // A page is published without awaiting in between, so the client writes it in few syscalls.
         for (const event of page) {
           if (failure) throw failure;
           const pending: Pending = { position: event.position, acked: false };
           queue.push(pending);
-          pending.settled = this.#publish(event).then(
+          pending.settled = this.#publish(event, expectation).then(
             () => {
               pending.acked = true;
               metrics?.eventsPublished.inc();
@@ -168,6 +204,7 @@ export class Relay {
               stopOnce();
             },
           );
+          expectation = { lastMsgID: event.id };
           if (queue.length >= window) await queue[0]!.settled;
         }
       }
@@ -183,7 +220,7 @@ export class Relay {
     }
   }
 
-  #publish(event: RecordedEvent): Promise<PubAck> {
+  #publish(event: RecordedEvent, expect: { lastMsgID: string } | { lastSequence: number }): Promise<PubAck> {
     const { topology } = this.#options;
     const subject = topology.eventSubject(event.streamId, event.type);
     // The publish span is a child of the append that recorded the event; consumers continue it.
@@ -200,7 +237,7 @@ export class Relay {
     if (typeof event.metadata.correlationId === 'string') headers.set(Headers.CorrelationId, event.metadata.correlationId);
     if (typeof event.metadata.tenant === 'string') headers.set(Headers.Tenant, event.metadata.tenant);
     injectTraceHeaders(headers, trace.setSpan(parent, span));
-    return this.#js.publish(subject, encoder.encode(JSON.stringify(toCloudEvent(event))), { msgID: event.id, headers }).then(
+    return this.#js.publish(subject, encoder.encode(JSON.stringify(toCloudEvent(event))), { msgID: event.id, headers, expect }).then(
       (ack) => {
         span.end();
         return ack;

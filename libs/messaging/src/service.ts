@@ -218,22 +218,22 @@ export async function startService(
     (microservice as unknown as NestMicroservice).setIsInitHookCalled(true);
     await app.startAllMicroservices();
     await app.listen(options.port ?? 0, options.host ?? '127.0.0.1');
+    await runtime.store.append(
+      streamId(service, 'instance', instanceId),
+      [
+        {
+          type: lifecycle.started.type,
+          data: { instanceId, service, version: info.version, host: hostname(), pid: process.pid, startedAt: startedAt.toISOString() },
+        },
+      ],
+      { expectedVersion: 'no-stream' },
+    );
   } catch (error) {
     await app?.close().catch(() => undefined);
     await closeNats(nc);
     throw error;
   }
   const port = (app.getHttpServer().address() as AddressInfo).port;
-  await runtime.store.append(
-    streamId(service, 'instance', instanceId),
-    [
-      {
-        type: lifecycle.started.type,
-        data: { instanceId, service, version: info.version, host: hostname(), pid: process.pid, startedAt: startedAt.toISOString() },
-      },
-    ],
-    { expectedVersion: 'no-stream' },
-  );
   logger.info({ instanceId, port }, `${service} is up`);
 
   let stopping: Promise<void> | undefined;

@@ -1,12 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { GRID_SERVICES } from '@mycelium/contracts';
 import { type GridConfig, hostServices } from '@mycelium/messaging';
-import { createLogger } from '@mycelium/telemetry';
+import { createLogger, startTracing } from '@mycelium/telemetry';
 import { gridServices } from '../grid-services.js';
+import { stopOnExit } from './children.js';
 import { LogSink } from './log-sink.js';
 import { type GridNats, provideNats } from './nats.js';
 
@@ -16,6 +17,8 @@ export interface UpOptions {
   portBase: number;
   logFormat: 'human' | 'json';
   out: NodeJS.WritableStream;
+  /** Called when a service process dies after the grid came up (one process per service). */
+  onServiceExit?: (name: string, code: number | string | null) => void;
 }
 
 export interface RunningGrid {
@@ -46,13 +49,14 @@ function redact(url: string): string {
  */
 export async function startGrid(options: UpOptions): Promise<RunningGrid> {
   const { config } = options;
+  claimHome(config.home);
   const sink = new LogSink(join(config.home, 'logs', 'grid.log'), options.out, options.logFormat);
   let nats: GridNats | undefined;
   try {
     nats = await provideNats({ home: config.home, url: config.natsUrl });
     const gridConfig = { ...config, natsUrl: nats.url };
     const running = config.databaseUrl
-      ? await startProcesses(gridConfig, portsFor(options.portBase), sink)
+      ? await startProcesses(gridConfig, portsFor(options.portBase), sink, options.onServiceExit)
       : await startInProcess(gridConfig, portsFor(options.portBase), sink);
     const grid: RunningGrid = {
       natsUrl: nats.url,
@@ -61,10 +65,13 @@ export async function startGrid(options: UpOptions): Promise<RunningGrid> {
       services: running.services,
       logFile: sink.path,
       stop: async () => {
-        rmSync(gridFile(config.home), { force: true });
-        await running.stop();
-        await nats?.stop();
-        await sink.close();
+        try {
+          await running.stop();
+        } finally {
+          rmSync(gridFile(config.home), { force: true });
+          await nats?.stop();
+          await sink.close();
+        }
       },
     };
     mkdirSync(config.home, { recursive: true });
@@ -74,9 +81,35 @@ export async function startGrid(options: UpOptions): Promise<RunningGrid> {
     );
     return grid;
   } catch (error) {
+    rmSync(gridFile(config.home), { force: true });
     await nats?.stop();
     await sink.close();
     throw error;
+  }
+}
+
+/**
+ * One grid per home directory: a second `myc up` there would take over the first one's NATS data
+ * and embedded store. The grid file names the `myc` that owns the directory while it runs.
+ */
+function claimHome(home: string): void {
+  const file = gridFile(home);
+  if (existsSync(file)) {
+    const owner = (JSON.parse(readFileSync(file, 'utf8')) as { pid?: number }).pid;
+    if (owner && owner !== process.pid && isAlive(owner)) {
+      throw new Error(`a grid is already running from ${home} (myc, pid ${owner}): stop it, or set MYCELIUM_HOME to run another`);
+    }
+  }
+  mkdirSync(home, { recursive: true });
+  writeFileSync(file, `${JSON.stringify({ pid: process.pid, starting: true })}\n`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -87,16 +120,32 @@ interface Started {
 
 async function startInProcess(config: GridConfig, ports: Record<string, number>, sink: LogSink): Promise<Started> {
   const logger = createLogger({ name: 'grid', destination: sink.stream() });
-  const hosted = await hostServices(gridServices, { config, logger, ports });
-  return {
-    services: hosted.services.map((service) => ({ name: service.name, url: `http://${config.host}:${service.port}` })),
-    stop: () => hosted.stop('signal'),
-  };
+  const stopTracing = startTracing({ serviceName: 'mycelium-grid' });
+  try {
+    const hosted = await hostServices(gridServices, { config, logger, ports });
+    return {
+      services: hosted.services.map((service) => ({ name: service.name, url: `http://${config.host}:${service.port}` })),
+      stop: async () => {
+        await hosted.stop('signal');
+        await stopTracing();
+      },
+    };
+  } catch (error) {
+    await stopTracing();
+    throw error;
+  }
 }
 
-async function startProcesses(config: GridConfig, ports: Record<string, number>, sink: LogSink): Promise<Started> {
+async function startProcesses(
+  config: GridConfig,
+  ports: Record<string, number>,
+  sink: LogSink,
+  onServiceExit: UpOptions['onServiceExit'],
+): Promise<Started> {
   const children: { name: string; child: ChildProcess; exited: Promise<unknown> }[] = [];
+  let stopping = false;
   const stop = async () => {
+    stopping = true;
     for (const { child } of children) if (child.exitCode === null) child.kill('SIGTERM');
     const timer = setTimeout(() => children.forEach(({ child }) => child.exitCode === null && child.kill('SIGKILL')), 10_000);
     await Promise.all(children.map(({ exited }) => exited));
@@ -118,11 +167,17 @@ async function startProcesses(config: GridConfig, ports: Record<string, number>,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
+      stopOnExit(child);
       const exited = new Promise((resolve) => child.once('exit', resolve));
       for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on('line', (line) => sink.line(line));
       children.push({ name: definition.name, child, exited });
     }
     const services = await Promise.all(children.map(({ name, child }) => waitUntilUp(name, child, sink)));
+    for (const { name, child } of children) {
+      child.once('exit', (code, signal) => {
+        if (!stopping) onServiceExit?.(name, code ?? signal);
+      });
+    }
     return { services, stop };
   } catch (error) {
     await stop();

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { stopOnExit } from './children.js';
 
 /** A NATS server for the grid: the configured one, or one this process started. */
 export interface GridNats {
@@ -95,6 +96,7 @@ export async function provideNats(options: { home: string; url?: string; env?: N
     // Its own process group: a Ctrl-C meant for myc must not stop NATS before the services.
     { stdio: 'ignore', detached: true },
   );
+  stopOnExit(child);
   const url = `nats://127.0.0.1:${port}`;
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   const deadline = Date.now() + 15_000;

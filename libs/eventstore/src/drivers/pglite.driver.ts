@@ -105,8 +105,15 @@ function takeLock(dataDir: string, lockFile: string): void {
   if (Number.isInteger(holder) && isAlive(holder)) {
     throw new StoreLockedError(dataDir, holder);
   }
-  // The previous owner died without cleaning up; the files are ours now.
-  writeFileSync(lockFile, String(process.pid));
+  // The previous owner died without cleaning up. Remove its file and claim it exclusively again,
+  // so of two processes finding the same stale file only one wins.
+  rmSync(lockFile, { force: true });
+  try {
+    writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    throw new StoreLockedError(dataDir, Number.parseInt(readFileSync(lockFile, 'utf8'), 10));
+  }
 }
 
 function isAlive(pid: number): boolean {

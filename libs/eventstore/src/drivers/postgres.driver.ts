@@ -144,6 +144,10 @@ export class PostgresDriver implements SqlDriver {
     try {
       await client.connect();
       await client.query(`LISTEN "${this.#options.channel}"`);
+      if (this.#closed) {
+        await client.end().catch(() => undefined);
+        return;
+      }
       this.#listenClient = client;
       // Events committed while we were not listening would otherwise wait for the next poll.
       for (const listener of this.#listeners) listener();
@@ -155,8 +159,18 @@ export class PostgresDriver implements SqlDriver {
   }
 
   async tryAcquireLease(name: string): Promise<Lease | undefined> {
-    const client = new pg.Client({ connectionString: this.#options.connectionString, application_name: `mycelium-lease:${name}` });
+    // Keep-alives and a bounded check notice a server that silently went away (a failover), so
+    // the lease is given up instead of believed held.
+    const client = new pg.Client({
+      connectionString: this.#options.connectionString,
+      application_name: `mycelium-lease:${name}`,
+      keepAlive: true,
+    });
     await client.connect();
+    if (this.#closed) {
+      await client.end().catch(() => undefined);
+      return undefined;
+    }
     let acquired = false;
     try {
       const result = await client.query<{ locked: boolean }>(
@@ -175,7 +189,7 @@ export class PostgresDriver implements SqlDriver {
     const lease = new SignalledLease(name, async () => {
       clearInterval(timer);
       this.#leases.delete(lease);
-      await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [name]).catch(() => undefined);
+      await withTimeout(client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [name]), 2000).catch(() => undefined);
       await client.end().catch(() => undefined);
     });
     const lose = (error?: unknown) => {
@@ -188,9 +202,15 @@ export class PostgresDriver implements SqlDriver {
     };
     client.on('error', lose);
     client.on('end', () => lose());
+    const checkEvery = this.#options.leaseCheckMs ?? 2000;
+    let checking = false;
     timer = setInterval(() => {
-      client.query('SELECT 1').catch(lose);
-    }, this.#options.leaseCheckMs ?? 2000);
+      if (checking) return;
+      checking = true;
+      withTimeout(client.query('SELECT 1'), checkEvery)
+        .catch(lose)
+        .finally(() => (checking = false));
+    }, checkEvery);
     timer.unref();
     this.#leases.add(lease);
     return lease;
@@ -208,4 +228,11 @@ export class PostgresDriver implements SqlDriver {
     await Promise.all(clients.map((client) => client?.end().catch(() => undefined)));
     await this.#pool.end();
   }
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer from PostgreSQL within ${ms} ms`)), ms);
+    work.then(resolve, reject).finally(() => clearTimeout(timer));
+  });
 }

@@ -1,0 +1,67 @@
+import { loadConfig } from '@mycelium/messaging';
+import { type RunningGrid, startGrid } from './grid.js';
+
+export interface UpCommandOptions {
+  portBase: number;
+  logFormat: 'human' | 'json';
+}
+
+/**
+ * `myc up`: starts the grid, prints where everything is, and stops it all on Ctrl-C or SIGTERM —
+ * also when the signal comes while the grid is still starting. A second Ctrl-C exits at once.
+ */
+export async function up(options: UpCommandOptions, out: NodeJS.WritableStream = process.stdout): Promise<void> {
+  let grid: RunningGrid | undefined;
+  let requested: string | undefined;
+  let stopping = false;
+
+  const stop = (reason: string, exitCode: number) => {
+    if (stopping) return;
+    stopping = true;
+    out.write(`\n${reason}: stopping the grid…\n`);
+    grid!.stop().then(
+      () => {
+        out.write('grid stopped\n');
+        process.exit(exitCode);
+      },
+      (error: unknown) => {
+        process.stderr.write(`myc: the grid did not stop cleanly: ${(error as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping || requested) process.exit(130);
+    if (grid) stop(signal, 0);
+    else requested = signal;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    grid = await startGrid({
+      config: loadConfig(),
+      portBase: options.portBase,
+      logFormat: options.logFormat,
+      out,
+      onServiceExit: (name, code) => stop(`${name} exited unexpectedly (${code}); see ${grid?.logFile}`, 1),
+    });
+  } catch (error) {
+    process.stderr.write(`myc: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+  if (requested) return stop(requested, 0);
+
+  const width = Math.max(...grid.services.map((service) => service.name.length));
+  out.write(
+    [
+      'Mycelium grid is up',
+      `  NATS         ${grid.natsUrl}${grid.natsStartedHere ? ' (started by myc)' : ''}`,
+      `  event store  ${grid.store}`,
+      ...grid.services.map((service, i) => `  ${i === 0 ? 'services    ' : '            '} ${service.name.padEnd(width)}  ${service.url}/healthz`),
+      `  logs         ${grid.logFile}`,
+      'Press Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
+}
