@@ -8,9 +8,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 const myc = join(import.meta.dirname, '..', '..', 'apps', 'cli', 'dist', 'main.js');
 
-/** `myc up` as `npm start` runs it, in a home directory of its own. */
-function up(env: NodeJS.ProcessEnv): TestProcess {
-  const home = mkdtempSync(join(tmpdir(), 'mycelium-up-'));
+/** `myc up` as `npm start` runs it, in a home directory of its own unless one is given. */
+function up(env: NodeJS.ProcessEnv, home = mkdtempSync(join(tmpdir(), 'mycelium-up-'))): TestProcess {
   const clean = { ...env, MYCELIUM_HOME: home, DATABASE_URL: env.DATABASE_URL ?? '', NATS_URL: env.NATS_URL ?? '' };
   return startProcess('myc up', myc, ['up', '--port-base', '0'], clean);
 }
@@ -43,6 +42,14 @@ describe('myc up (npm start)', () => {
       expect(await response.json()).toMatchObject({ status: 'ok', checks: { nats: 'connected', eventStore: 'ok' } });
     }
     const dataDir = /embedded PGlite in (\S+)/.exec(grid.text.join('\n'))![1]!;
+    const home = join(dataDir, '..', '..');
+
+    // A second grid in the same home would take the first one's NATS and store: refused.
+    const second = up({}, home);
+    grids.push(second);
+    expect(await second.exited).toBe(1);
+    expect(second.text.join('\n')).toMatch(/^myc: a grid is already running from .* \(myc, pid \d+\)/);
+    expect((await fetch(urls[0]!)).status).toBe(200);
 
     grid.child.kill('SIGINT');
     expect(await grid.exited).toBe(0);
@@ -99,6 +106,22 @@ describe('myc up (npm start)', () => {
       expect(await grid.exited).toBe(0);
       const types = await instanceEvents(db.store);
       expect(types.filter((type) => type.endsWith('instance-stopped.v1'))).toHaveLength(GRID_SERVICES.length);
+    });
+
+    it('stops the whole grid, and says which service died, when a service process crashes', async () => {
+      const grid = up({
+        NATS_URL: bus.natsUrl,
+        DATABASE_URL: db.databaseUrl,
+        MYCELIUM_DB_SCHEMA: db.schema,
+        MYCELIUM_NAMESPACE: bus.topology.namespace,
+      });
+      grids.push(grid);
+      const urls = await healthzUrls(grid);
+      const billing = (await (await fetch(urls[GRID_SERVICES.indexOf('billing')]!)).json()) as { pid: number };
+      process.kill(billing.pid, 'SIGKILL');
+      expect(await grid.exited).toBe(1);
+      expect(grid.text.join('\n')).toMatch(/billing exited unexpectedly \(SIGKILL\)/);
+      for (const url of urls) await expect(fetch(url)).rejects.toThrow();
     });
   });
 
