@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { openEventStore } from '@mycelium/eventstore';
-import { compare, json, report, throughput } from './report.js';
+import { compare, json, report, seconds, throughput } from './report.js';
 
 /**
  * Event store throughput on the real PostgreSQL (DATABASE_URL), against the same work done with
@@ -24,7 +24,7 @@ try {
     `SELECT split_part(version(), ' ', 2) AS version, current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS commit`,
   );
   const { version, fsync, commit } = settings.rows[0]!;
-  facts.push(`PostgreSQL ${version}`, `fsync=${fsync}`, `synchronous_commit=${commit}`);
+  facts.push(`PostgreSQL ${version}`, `fsync=${fsync}`, `synchronous_commit=${commit}`, `${seconds} s per timed run`);
   // The baseline table has the event log's columns and indexes; positions come from a sequence.
   await pool.query(`CREATE TABLE ${schema}.raw_events (LIKE ${schema}.events INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)`);
   await pool.query(`CREATE SEQUENCE ${schema}.raw_position`);

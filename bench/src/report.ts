@@ -27,7 +27,7 @@ export function report(title: string, facts: string[], rows: Row[]): boolean {
     const cell = (value: number, unit: string) => `${format(value)} ${unit}`.padStart(16);
     const lines = [
       title,
-      `  ${[...facts, `${cpus().length} CPUs`, `${seconds} s per timed run`].join(', ')}`,
+      `  ${[...facts, `${cpus().length} CPUs`].join(', ')}`,
       '',
       `  ${'benchmark'.padEnd(nameWidth)}${'ours'.padStart(16)}${'baseline'.padStart(16)}${'ratio'.padStart(8)}   target`,
       ...results.map(
