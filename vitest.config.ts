@@ -28,13 +28,14 @@ export default defineConfig({
     projects: [
       {
         ...shared,
-        test: { name: 'unit', include: ['**/*.unit.spec.ts'], exclude },
+        test: { name: 'unit', include: ['**/*.unit.spec.ts'], exclude, sequence: { groupOrder: 0 } },
       },
       {
         ...shared,
         test: {
           name: 'int',
           include: ['**/*.int.spec.ts'],
+          sequence: { groupOrder: 1 },
           exclude,
           globalSetup: ['libs/testing/src/global-setup.ts'],
           testTimeout: 60_000,
@@ -46,6 +47,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['**/*.e2e.spec.ts'],
+          sequence: { groupOrder: 2 },
           exclude,
           globalSetup: ['libs/testing/src/global-setup.ts'],
           testTimeout: 180_000,
