@@ -39,3 +39,4 @@ export {
   InstanceStoppedV1,
 } from './platform/instance-lifecycle.v1.js';
 export { GRID_SERVICES, type GridService, gridContracts, gridRegistry, lifecycleOf } from './services.js';
+export * from './spores/index.js';

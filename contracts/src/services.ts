@@ -1,5 +1,6 @@
 import { instanceLifecycle, type InstanceLifecycleContracts } from './platform/instance-lifecycle.v1.js';
 import { ContractRegistry, type ContractDefinition } from './registry.js';
+import { sporesContracts } from './spores/index.js';
 
 /** The six services of the grid's control plane. */
 export const GRID_SERVICES = ['spores', 'consensus', 'storage', 'deployment', 'billing', 'healing'] as const;
@@ -10,10 +11,10 @@ export const lifecycleOf: Record<GridService, InstanceLifecycleContracts> = Obje
 ) as Record<GridService, InstanceLifecycleContracts>;
 
 /** Every contract of the grid's services, in one list. */
-export const gridContracts: ContractDefinition[] = GRID_SERVICES.flatMap((service) => [
-  lifecycleOf[service].started,
-  lifecycleOf[service].stopped,
-]);
+export const gridContracts: ContractDefinition[] = [
+  ...GRID_SERVICES.flatMap((service) => [lifecycleOf[service].started, lifecycleOf[service].stopped]),
+  ...sporesContracts,
+];
 
 export function gridRegistry(): ContractRegistry {
   return new ContractRegistry(gridContracts);
