@@ -25,6 +25,7 @@ export {
   defineCommand,
   defineEvent,
   type EventDefinition,
+  type TypedEventDefinition,
   type Upcaster,
   validatePayload,
 } from './registry.js';

@@ -41,15 +41,33 @@ export interface CommandDefinition<Payload extends object = object, Result = unk
 
 export type ContractDefinition = EventDefinition | CommandDefinition;
 
-export function defineEvent<Payload extends object>(spec: {
-  service: string;
-  aggregate: string;
-  name: string;
-  version: number;
+/** An event definition whose type and subject are known to the compiler, so unions of events discriminate. */
+export type TypedEventDefinition<
+  Payload extends object,
+  Service extends string,
+  Aggregate extends string,
+  Name extends string,
+  Version extends number,
+> = EventDefinition<Payload> & {
+  readonly type: `mycelium.${Service}.${Name}.v${Version}`;
+  readonly subject: `evt.${Service}.${Aggregate}.${Name}`;
+};
+
+export function defineEvent<
+  Payload extends object,
+  const Service extends string,
+  const Aggregate extends string,
+  const Name extends string,
+  const Version extends number,
+>(spec: {
+  service: Service;
+  aggregate: Aggregate;
+  name: Name;
+  version: Version;
   payload: ClassConstructor<Payload>;
   description: string;
   upcast?: Upcaster;
-}): EventDefinition<Payload> {
+}): TypedEventDefinition<Payload, Service, Aggregate, Name, Version> {
   for (const [part, value] of Object.entries({ service: spec.service, aggregate: spec.aggregate, name: spec.name })) {
     if (!isNameToken(value)) throw new Error(`event ${part} ${JSON.stringify(value)} must be kebab-case`);
   }
@@ -57,8 +75,8 @@ export function defineEvent<Payload extends object>(spec: {
   return {
     kind: 'event',
     ...spec,
-    type: eventType(spec.service, spec.name, spec.version),
-    subject: `evt.${spec.service}.${spec.aggregate}.${spec.name}`,
+    type: eventType(spec.service, spec.name, spec.version) as `mycelium.${Service}.${Name}.v${Version}`,
+    subject: `evt.${spec.service}.${spec.aggregate}.${spec.name}` as const,
   };
 }
 
