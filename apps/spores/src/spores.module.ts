@@ -1,5 +1,33 @@
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { NodesHandlers } from './handlers/nodes.handlers.js';
+import { Leadership } from './leadership/leadership.js';
+import { LivenessMonitor } from './leadership/liveness-monitor.js';
+import { AgentProtocol } from './protocol/agent-protocol.js';
+import { SecurityLog } from './protocol/security-log.js';
+import { NodeCommands } from './registry/node-commands.js';
+import { NodeRegistry } from './registry/node-registry.js';
+import { SeedExporter } from './seed/seed-exporter.js';
+import { SPORES_CONFIG, type SporesConfig, sporesConfigFromEnv } from './spores.config.js';
 
-/** Discovery and node identity: the registry of the grid's nodes. Its handlers join this module as the service gains its domain. */
+/** Discovery and node identity: the registry of the grid's nodes and the three spores. */
 @Module({})
-export class SporesModule {}
+export class SporesModule {
+  /** With `config`, or read from the environment when the service starts. */
+  static forRoot(config?: SporesConfig): DynamicModule {
+    return {
+      module: SporesModule,
+      controllers: [NodesHandlers],
+      providers: [
+        config ? { provide: SPORES_CONFIG, useValue: config } : { provide: SPORES_CONFIG, useFactory: () => sporesConfigFromEnv() },
+        NodeRegistry,
+        NodeCommands,
+        Leadership,
+        LivenessMonitor,
+        SecurityLog,
+        AgentProtocol,
+        SeedExporter,
+      ],
+      exports: [NodeRegistry, SeedExporter, LivenessMonitor, Leadership],
+    };
+  }
+}

@@ -31,6 +31,8 @@ export interface HandledCommand<Event, State> {
   newEvents: Event[];
   /** Version of the stream after the command. */
   version: number;
+  /** Log position of the last event appended, when the command appended any. */
+  position?: bigint;
 }
 
 /**
@@ -61,7 +63,7 @@ export async function handleCommand<Command, Event extends DomainEvent, State>(
         { expectedVersion: version === 0 ? 'no-stream' : version },
       );
       state = newEvents.reduce((current, event) => decider.evolve(current, event), state);
-      return { state, newEvents, version: result.nextExpectedVersion };
+      return { state, newEvents, version: result.nextExpectedVersion, position: result.lastPosition };
     } catch (error) {
       if (!isWrongExpectedVersion(error) || attempt >= maxAttempts) throw error;
     }

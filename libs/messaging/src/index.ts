@@ -38,6 +38,7 @@ export {
   SERVICE_INFO,
   SERVICE_LOGGER,
   SERVICE_METRICS,
+  TOPOLOGY,
 } from './tokens.js';
 export { HealthController, type ServiceInfo } from './health.controller.js';
 export {

@@ -34,6 +34,7 @@ import {
   SERVICE_INFO,
   SERVICE_LOGGER,
   SERVICE_METRICS,
+  TOPOLOGY,
 } from './tokens.js';
 import type { Topology } from './topology.js';
 import { type ConsumerTuning, MyceliumTransport, PassErrorsToTransport } from './transport.js';
@@ -42,7 +43,7 @@ import { type ConsumerTuning, MyceliumTransport, PassErrorsToTransport } from '.
 export interface ServiceDefinition {
   name: string;
   version?: string;
-  module: Type<unknown>;
+  module: Type<unknown> | DynamicModule;
   /** Contracts this service defines; the grid's own are always known. */
   contracts?: ContractDefinition[];
 }
@@ -195,6 +196,7 @@ export async function startService(
         [PROCESS_METRICS]: runtime.processMetrics,
         [SERVICE_LOGGER]: logger,
         [SERVICE_INFO]: info,
+        [TOPOLOGY]: runtime.topology,
       }),
       { logger: new NestPinoLogger(logger), abortOnError: false },
     );

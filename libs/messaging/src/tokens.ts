@@ -9,6 +9,7 @@ export const SERVICE_METRICS = Symbol('mycelium:service-metrics');
 export const PROCESS_METRICS = Symbol('mycelium:process-metrics');
 export const SERVICE_LOGGER = Symbol('mycelium:service-logger');
 export const SERVICE_INFO = Symbol('mycelium:service-info');
+export const TOPOLOGY = Symbol('mycelium:topology');
 
 export const InjectEventStore = (): ParameterDecorator => Inject(EVENT_STORE);
 export const InjectCommandClient = (): ParameterDecorator => Inject(COMMAND_CLIENT);

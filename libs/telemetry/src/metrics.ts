@@ -11,6 +11,11 @@ export class ServiceMetrics {
   readonly deadLettered: Counter<'reason'>;
   readonly commands: Histogram<'command' | 'outcome'>;
 
+  /** A counter of this service's own, created once however often its module starts. */
+  counter<Label extends string>(name: string, help: string, labelNames: Label[] = []): Counter<Label> {
+    return (this.registry.getSingleMetric(name) as Counter<Label> | undefined) ?? new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
   constructor(readonly service: string) {
     this.registry.setDefaultLabels({ service });
     const registers = [this.registry];

@@ -1,0 +1,112 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { SERVICE_LOGGER } from '@mycelium/messaging';
+import type { Logger } from '@mycelium/telemetry';
+import { nextTier } from '../domain/node/tier-rules.js';
+import { DAY_MS, uptimePercent } from '../domain/node/uptime.js';
+import { NodeCommands } from '../registry/node-commands.js';
+import { NodeRegistry } from '../registry/node-registry.js';
+import { SPORES_CONFIG, type SporesConfig } from '../spores.config.js';
+import { Leadership } from './leadership.js';
+
+/**
+ * Liveness without an event per heartbeat: every instance remembers when it last heard from each
+ * node; the leader turns silence into transitions (late, suspected, down) and a returning voice
+ * into a recovery, and applies the tier rules.
+ */
+@Injectable()
+export class LivenessMonitor implements OnApplicationBootstrap, OnModuleDestroy {
+  readonly #lastHeard = new Map<string, number>();
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #tierTimer: NodeJS.Timeout | undefined;
+  #sweeping = false;
+  #evaluating = false;
+
+  constructor(
+    @Inject(SPORES_CONFIG) private readonly config: SporesConfig,
+    @Inject(SERVICE_LOGGER) private readonly logger: Logger,
+    private readonly registry: NodeRegistry,
+    private readonly commands: NodeCommands,
+    private readonly leadership: Leadership,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const sweepEvery = Math.max(50, Math.floor(this.config.heartbeatIntervalMs / 4));
+    this.#sweepTimer = setInterval(() => void this.#sweep(), sweepEvery);
+    this.#tierTimer = setInterval(() => void this.#evaluateTiers(), this.config.tierEvaluationMs);
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.#sweepTimer);
+    clearInterval(this.#tierTimer);
+  }
+
+  /** A valid heartbeat or join: the node is alive now. */
+  signOfLife(nodeId: string, at = Date.now()): void {
+    this.#lastHeard.set(nodeId, at);
+    const entry = this.registry.get(nodeId);
+    if (entry && entry.node.status !== 'alive' && entry.node.status !== 'left' && this.leadership.isLeader) {
+      void this.commands
+        .execute(nodeId, { type: 'RecordSignOfLife', data: { now: new Date(at).toISOString() } })
+        .catch((error: unknown) => this.logger.warn({ err: error, nodeId }, 'could not record a recovery'));
+    }
+  }
+
+  forget(nodeId: string): void {
+    this.#lastHeard.delete(nodeId);
+  }
+
+  async #sweep(): Promise<void> {
+    if (!this.leadership.isLeader || this.#sweeping) return;
+    this.#sweeping = true;
+    try {
+      const now = Date.now();
+      const interval = this.config.heartbeatIntervalMs;
+      const work: Promise<unknown>[] = [];
+      for (const { node } of this.registry.entries()) {
+        if (node.status === 'down' || node.status === 'left') continue;
+        // A new leader has not heard anyone yet: silence counts from when it took over.
+        const last = Math.max(this.#lastHeard.get(node.nodeId) ?? 0, Date.parse(node.statusSince), this.leadership.leaderSince);
+        const silence = now - last;
+        const at = new Date(now).toISOString();
+        const lastHeartbeatAt = new Date(last).toISOString();
+        if (node.status === 'suspected') {
+          const since = Date.parse(node.suspectedAt ?? node.statusSince);
+          if (now - since >= this.config.downGraceMs) {
+            work.push(this.commands.execute(node.nodeId, { type: 'DeclareNodeDown', data: { lastHeartbeatAt, now: at } }));
+          }
+        } else if (silence > interval * this.config.missesBeforeSuspect) {
+          work.push(
+            this.commands.execute(node.nodeId, {
+              type: 'SuspectNode',
+              data: { missedHeartbeats: Math.floor(silence / interval), lastHeartbeatAt, now: at },
+            }),
+          );
+        } else if (node.status === 'alive' && silence > interval * 1.5) {
+          work.push(this.commands.execute(node.nodeId, { type: 'RecordHeartbeatMissed', data: { lastHeartbeatAt, now: at } }));
+        }
+      }
+      for (const outcome of await Promise.allSettled(work)) {
+        if (outcome.status === 'rejected') this.logger.warn({ err: outcome.reason }, 'could not record a liveness change');
+      }
+    } finally {
+      this.#sweeping = false;
+    }
+  }
+
+  async #evaluateTiers(): Promise<void> {
+    if (!this.leadership.isLeader || this.#evaluating) return;
+    this.#evaluating = true;
+    try {
+      const now = new Date();
+      for (const { node } of this.registry.entries()) {
+        const decision = nextTier(node, uptimePercent(node.availability, now, DAY_MS), now, this.config.tierRules);
+        if (!decision) continue;
+        await this.commands
+          .execute(node.nodeId, { type: 'ChangeTier', data: { to: decision.tier, reason: decision.reason, now: now.toISOString() } })
+          .catch((error: unknown) => this.logger.warn({ err: error, nodeId: node.nodeId }, 'could not change a tier'));
+      }
+    } finally {
+      this.#evaluating = false;
+    }
+  }
+}

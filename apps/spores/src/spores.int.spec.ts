@@ -1,0 +1,270 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetNode, type NodeView, QueryNodes, type SeedSnapshotV1, SetNodeTrust } from '@mycelium/contracts';
+import { initNetwork, issueJoinToken, type Network, newNonce, openEnvelope, Signer, generateKeyMaterial } from '@mycelium/identity';
+import { CommandClient, loadConfig, openRuntime, type RunningService, type Runtime, startService } from '@mycelium/messaging';
+import { GridLink, JoinRefused, joinMessage, newNodeIdentity, VirtualNode } from '@mycelium/node-client';
+import { openPostgresTestStore, openTestBus, type TestBus, type TestStore, waitFor } from '@mycelium/testing';
+import { createLogger } from '@mycelium/telemetry';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_TIER_RULES } from './domain/node/tier-rules.js';
+import type { SporesConfig } from './spores.config.js';
+import { configuredSporesService } from './spores.service.js';
+
+const HEARTBEAT_MS = 200;
+const DOWN_GRACE_MS = 500;
+const capabilities = { cpuCores: 8, memoryMiB: 16384, diskGiB: 500, region: 'eu-west', tags: ['ssd'], agentVersion: '0.1.0' };
+
+describe('spores service', () => {
+  let db: TestStore;
+  let bus: TestBus;
+  let network: Network;
+  let runtime: Runtime;
+  let spores: RunningService;
+  let client: CommandClient;
+  let link: GridLink;
+  let token: string;
+  let seedFile: string;
+  const nodes: VirtualNode[] = [];
+
+  const config = (): SporesConfig => ({
+    heartbeatIntervalMs: HEARTBEAT_MS,
+    missesBeforeSuspect: 3,
+    downGraceMs: DOWN_GRACE_MS,
+    maxClockSkewMs: 5000,
+    initialTrust: 0.5,
+    tierRules: { ...DEFAULT_TIER_RULES, sclerotia: { ...DEFAULT_TIER_RULES.sclerotia, minAgeMs: 1000 } },
+    tierEvaluationMs: 200,
+    network,
+    seedExport: seedFile,
+    natsServers: [bus.natsUrl],
+  });
+
+  const startSpores = async () => {
+    spores = await startService(configuredSporesService(config()), runtime, { port: 0 });
+  };
+
+  const node = (options: Partial<ConstructorParameters<typeof VirtualNode>[0]> = {}) => {
+    const created = new VirtualNode({ link, network: network.info.networkId, token, capabilities, ...options });
+    nodes.push(created);
+    return created;
+  };
+
+  const viewOf = async (nodeId: string): Promise<NodeView> => {
+    const reply = await client.send(GetNode, { nodeId });
+    if (!reply.ok) throw new Error(reply.error.message);
+    return reply.result.node;
+  };
+
+  const securityEvents = async (nodeId: string) =>
+    (await db.store.readStream(`spores/security/${nodeId}`)).map((event) => (event.data as { code: string }).code);
+
+  beforeAll(async () => {
+    db = await openPostgresTestStore();
+    bus = await openTestBus();
+    const dir = mkdtempSync(join(tmpdir(), 'spores-'));
+    network = await initNetwork(join(dir, 'network'), { secured: false });
+    seedFile = join(dir, 'seed.json');
+    token = issueJoinToken(network.signer!, { tier: 'sclerotia', ttlSeconds: 3600 }).token;
+    const gridConfig = { ...loadConfig({}, dir), natsUrl: bus.natsUrl, databaseUrl: db.databaseUrl, schema: db.schema, namespace: bus.topology.namespace };
+    runtime = await openRuntime({ config: gridConfig, topology: bus.topology, logger: createLogger({ name: 'spores-test', level: 'silent' }), relay: false });
+    await startSpores();
+    client = new CommandClient(bus.nc, bus.topology);
+    link = new GridLink(bus.nc, (subject) => bus.topology.subject(subject));
+  });
+  afterAll(async () => {
+    for (const created of nodes) created.close();
+    await spores?.stop();
+    await runtime?.close();
+    await bus?.dispose();
+    await db?.dispose();
+  });
+
+  describe('joining', () => {
+    it('accepts a valid join and lists the node in the registry', async () => {
+      const member = node();
+      const accepted = await member.join();
+      expect(accepted).toMatchObject({ nodeId: member.nodeId, tier: 'rhizomorph', status: 'alive', heartbeatIntervalMs: HEARTBEAT_MS });
+      const view = await viewOf(member.nodeId);
+      expect(view).toMatchObject({ status: 'alive', tier: 'rhizomorph', region: 'eu-west', trust: 0.5, uptime: { last24h: 100 } });
+    });
+
+    it('refuses a forged signature, and records it', async () => {
+      const forger = newNodeIdentity();
+      const message = joinMessage(forger, { network: network.info.networkId, token, requestedTier: 'rhizomorph', capabilities });
+      const other = Signer.fromPem(generateKeyMaterial().privateKeyPem);
+      const forged = { ...message, sig: other.sign(Buffer.from(message.payload, 'base64url')) };
+      await expect(link.join(forged)).rejects.toMatchObject({ code: 'BAD_SIGNATURE', message: expect.stringMatching(/signature/) });
+      await waitFor(async () => (await securityEvents(forger.nodeId)).includes('BAD_SIGNATURE'), { what: 'the security event' });
+    });
+
+    it('refuses a token of another network, naming the network', async () => {
+      const otherNetwork = Signer.fromPem(generateKeyMaterial().privateKeyPem);
+      const foreign = issueJoinToken(otherNetwork, { tier: 'sclerotia', ttlSeconds: 600 }).token;
+      const refusal = node({ token: foreign }).join();
+      await expect(refusal).rejects.toBeInstanceOf(JoinRefused);
+      await expect(refusal).rejects.toMatchObject({ code: 'WRONG_NETWORK', message: expect.stringContaining(network.info.networkId) });
+    });
+
+    it('refuses an expired token, saying when it expired', async () => {
+      const expired = issueJoinToken(network.signer!, { tier: 'rhizomorph', ttlSeconds: 60, now: new Date(Date.now() - 120_000) }).token;
+      const stranger = node({ token: expired });
+      await expect(stranger.join()).rejects.toMatchObject({ code: 'EXPIRED_TOKEN', message: expect.stringMatching(/expired at/) });
+      await waitFor(async () => (await securityEvents(stranger.nodeId)).includes('EXPIRED_TOKEN'));
+    });
+
+    it('refuses a message for another network even with this network’s token', async () => {
+      const stranger = newNodeIdentity();
+      const message = joinMessage(stranger, { network: 'net-0000000000000000', token, requestedTier: 'rhizomorph', capabilities });
+      await expect(link.join(message)).rejects.toMatchObject({ code: 'WRONG_NETWORK' });
+    });
+  });
+
+  describe('heartbeats', () => {
+    it('refuses a replayed heartbeat and a stale one, tells the node why, and records both', async () => {
+      const member = node();
+      await member.join();
+      const nonce = newNonce();
+      member.heartbeat({ nonce });
+      member.heartbeat({ nonce });
+      member.heartbeat({ now: Date.now() - 60_000 });
+      await waitFor(() => member.notices.length >= 2, { what: 'two notices' });
+      expect(member.notices.map((notice) => notice.code).sort()).toEqual(['REPLAY', 'STALE_TIMESTAMP']);
+      expect(member.notices.find((notice) => notice.code === 'STALE_TIMESTAMP')?.action).toBe('check-clock');
+      await waitFor(async () => {
+        const codes = await securityEvents(member.nodeId);
+        return codes.includes('REPLAY') && codes.includes('STALE_TIMESTAMP');
+      });
+    });
+
+    it('suspects a silent node after three intervals, declares it down after the grace, and recovers it when it returns', async () => {
+      const member = node();
+      await member.join();
+      member.startHeartbeats(HEARTBEAT_MS);
+      await new Promise((resolve) => setTimeout(resolve, HEARTBEAT_MS * 3));
+      expect((await viewOf(member.nodeId)).status).toBe('alive');
+      member.kill();
+      const stoppedAt = Date.now();
+      await waitFor(async () => (await viewOf(member.nodeId)).status === 'suspected', { what: 'suspected', intervalMs: 20 });
+      const suspectedAfter = Date.now() - stoppedAt;
+      await waitFor(async () => (await viewOf(member.nodeId)).status === 'down', { what: 'down', intervalMs: 20 });
+      const downAfter = Date.now() - stoppedAt;
+      // Not before three intervals of silence (the last heartbeat went up to one interval before
+      // the stop), and not long after; down only once the grace has passed.
+      expect(suspectedAfter).toBeGreaterThanOrEqual(HEARTBEAT_MS * 2);
+      expect(suspectedAfter).toBeLessThan(HEARTBEAT_MS * 3 + 1000);
+      expect(downAfter - suspectedAfter).toBeGreaterThanOrEqual(DOWN_GRACE_MS - 100);
+
+      member.startHeartbeats(HEARTBEAT_MS);
+      await waitFor(async () => (await viewOf(member.nodeId)).status === 'alive', { what: 'recovered' });
+      const history = await client.send(GetNode, { nodeId: member.nodeId, history: true });
+      const types = history.ok ? history.result.history!.map((entry) => entry.type.split('.')[2]) : [];
+      expect(types).toEqual(['node-joined', 'node-heartbeat-missed', 'node-suspected', 'node-declared-down', 'node-recovered']);
+      expect((await viewOf(member.nodeId)).uptime.last24h).toBeLessThan(100);
+      member.stopHeartbeats();
+    });
+
+    it('records usage from heartbeats as the free resources the registry answers with', async () => {
+      const member = node();
+      await member.join();
+      member.heartbeat({ usage: { cpuFree: 1.5, memoryFreeMiB: 2048, diskFreeGiB: 40 } });
+      await waitFor(async () => (await viewOf(member.nodeId)).free.memoryMiB === 2048);
+      const reply = await client.send(QueryNodes, { minFreeMemoryMiB: 4096 });
+      expect(reply.ok && reply.result.nodes.map((view) => view.nodeId)).not.toContain(member.nodeId);
+    });
+
+    it('lets a node leave, and tells it to rejoin when it heartbeats after leaving', async () => {
+      const member = node();
+      await member.join();
+      await member.leave('maintenance');
+      expect((await viewOf(member.nodeId)).status).toBe('left');
+      member.heartbeat();
+      await waitFor(() => member.notices.some((notice) => notice.action === 'rejoin'), { what: 'the rejoin notice' });
+      await member.join();
+      expect((await viewOf(member.nodeId)).status).toBe('alive');
+    });
+  });
+
+  describe('tiers', () => {
+    it('promotes a trusted node with full uptime to sclerotia, and demotes it when trust falls', async () => {
+      const member = node();
+      await member.join();
+      member.startHeartbeats(HEARTBEAT_MS);
+      expect((await client.send(SetNodeTrust, { nodeId: member.nodeId, trust: 0.9, reason: 'vouched for' })).ok).toBe(true);
+      await waitFor(async () => (await viewOf(member.nodeId)).tier === 'sclerotia', { what: 'the promotion' });
+      await client.send(SetNodeTrust, { nodeId: member.nodeId, trust: 0.3, reason: 'lost a consensus round' });
+      await waitFor(async () => (await viewOf(member.nodeId)).tier === 'rhizomorph', { what: 'the demotion' });
+      const history = await client.send(GetNode, { nodeId: member.nodeId, history: true });
+      const changes = history.ok ? history.result.history!.filter((entry) => /node-(promoted|demoted)/.test(entry.type)) : [];
+      expect(changes.map((entry) => entry.data.reason)).toEqual([expect.stringMatching(/meet the sclerotia rule/), expect.stringMatching(/trust 0.3 fell below 0.5/)]);
+      member.stopHeartbeats();
+    });
+
+    it('keeps a node whose token allows only hyphae a hypha', async () => {
+      const limited = issueJoinToken(network.signer!, { tier: 'hyphae', ttlSeconds: 600 }).token;
+      const member = node({ token: limited });
+      expect((await member.join()).tier).toBe('hyphae');
+    });
+  });
+
+  describe('discovery', () => {
+    it('answers queries by status, tier and region, most available first', async () => {
+      const west = node({ capabilities: { ...capabilities, region: 'ap-south', cpuCores: 2 } });
+      const east = node({ capabilities: { ...capabilities, region: 'ap-south', cpuCores: 16 } });
+      await west.join();
+      await east.join();
+      const reply = await client.send(QueryNodes, { region: 'ap-south', status: 'alive', tier: 'rhizomorph' });
+      expect(reply.ok && reply.result.nodes.map((view) => view.nodeId)).toEqual([east.nodeId, west.nodeId]);
+      expect(await client.send(QueryNodes, { minUptime: 140 })).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED', field: 'minUptime' } });
+    });
+
+    it('exports the directory as a snapshot signed with the network key', async () => {
+      const member = node();
+      await member.join();
+      await waitFor(
+        () => {
+          try {
+            const snapshot = openEnvelope<SeedSnapshotV1>(JSON.parse(readFileSync(seedFile, 'utf8')), network.info.publicKey);
+            return snapshot.nodes.some((peer) => peer.nodeId === member.nodeId) && snapshot;
+          } catch {
+            return false;
+          }
+        },
+        { what: 'a snapshot with the new node' },
+      ).then((snapshot) => {
+        expect(snapshot).toMatchObject({ kind: 'seed-snapshot', network: network.info.networkId, natsServers: [bus.natsUrl] });
+      });
+    });
+
+    it('rebuilds the same registry from the event store after a restart', async () => {
+      const stable = (views: NodeView[]) =>
+        views.map(({ lastSeenAt: _seen, free: _free, uptime: _uptime, ...rest }) => rest).sort((a, b) => a.nodeId.localeCompare(b.nodeId));
+      // Let the grid settle: every node silent, so none changes while the service restarts.
+      for (const created of nodes) created.kill();
+      const settled = async () => {
+        const reply = await client.send(QueryNodes, { limit: 10_000 });
+        return reply.ok && reply.result.nodes.every((view) => view.status === 'down' || view.status === 'left') && JSON.stringify(stable(reply.result.nodes));
+      };
+      let previous: string | false = false;
+      await waitFor(
+        async () => {
+          const now = await settled();
+          const unchanged = now !== false && now === previous;
+          previous = now;
+          return unchanged;
+        },
+        { intervalMs: 700, timeoutMs: 30_000, what: 'a settled registry' },
+      );
+      const before = await client.send(QueryNodes, { limit: 10_000 });
+      await spores.stop();
+      await startSpores();
+      const after = await client.send(QueryNodes, { limit: 10_000 });
+      expect(before.ok && after.ok).toBe(true);
+      if (before.ok && after.ok) {
+        expect(after.result.total).toBe(before.result.total);
+        expect(stable(after.result.nodes)).toEqual(stable(before.result.nodes));
+      }
+    });
+  });
+});

@@ -1,0 +1,4 @@
+export { loadOrCreateNodeIdentity, type NodeIdentity, newNodeIdentity } from './node-identity.js';
+export { heartbeatMessage, joinMessage, leaveMessage } from './messages.js';
+export { GridLink, JoinRefused } from './grid-link.js';
+export { VirtualNode, type VirtualNodeOptions } from './virtual-node.js';
