@@ -2,3 +2,5 @@ export { loadOrCreateNodeIdentity, type NodeIdentity, newNodeIdentity } from './
 export { heartbeatMessage, joinMessage, leaveMessage } from './messages.js';
 export { GridLink, JoinRefused } from './grid-link.js';
 export { VirtualNode, type VirtualNodeOptions } from './virtual-node.js';
+export { readSeedSnapshot, SeedRejected } from './seed.js';
+export { type Authority, GossipNode, type GossipOptions, type ViewEntry } from './gossip.js';
