@@ -18,8 +18,11 @@ export interface JoinTokenClaims {
   tier: NodeTier;
   /** The network's public key, so the node can check what the network signs (seed snapshots). */
   netkey: string;
-  /** Where to reach the grid's NATS, and the credentials to ask to join with (secured networks). */
-  nats?: { servers: string[]; creds?: string };
+  /**
+   * Where to reach the grid's NATS, the credentials to ask to join with (secured networks), and the
+   * grid's subject namespace when it has one.
+   */
+  nats?: { servers: string[]; creds?: string; namespace?: string };
 }
 
 const HEADER = toBase64Url(Buffer.from(JSON.stringify({ alg: 'EdDSA', typ: 'JWT' })));

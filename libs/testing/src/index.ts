@@ -11,3 +11,4 @@ export { dropSchema, openPGliteTestStore, openPostgresTestStore, uniqueName, typ
 export { waitFor } from './wait.js';
 export { openTestBus, type TestBus } from './bus.js';
 export { requireBuilt, startProcess, type TestProcess } from './processes.js';
+export { freePort, natsServerBinary, startNatsServer, type TestNatsServer } from './nats-server.js';
