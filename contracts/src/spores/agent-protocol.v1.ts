@@ -2,6 +2,8 @@ import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Length, Matches, Min, ValidateNested } from 'class-validator';
 import { NODE_ID, NODE_TIERS, NodeCapabilitiesV1, type NodeTierName, NodeUsageV1 } from './shared.js';
 
+export { AgentSubjects, type AgentNotice, type JoinAccepted, type PeerRecord } from './agent-subjects.js';
+
 /**
  * The node agent's protocol. Every message is a signed envelope (`{ payload, sig, pub? }`, see
  * @mycelium/identity) whose payload is one of these; the spores service checks the signature, the
@@ -12,15 +14,6 @@ import { NODE_ID, NODE_TIERS, NodeCapabilitiesV1, type NodeTierName, NodeUsageV1
  *   agent.<nodeId>.leave       request   LeaveRequestV1
  *   agent.<nodeId>.notice      publish   AgentNotice      (from the spores service)
  */
-export const AgentSubjects = {
-  join: 'spores.agent.join',
-  heartbeat: (nodeId: string) => `agent.${nodeId}.heartbeat`,
-  leave: (nodeId: string) => `agent.${nodeId}.leave`,
-  notice: (nodeId: string) => `agent.${nodeId}.notice`,
-  /** What the spores service listens on, for all nodes. */
-  allHeartbeats: 'agent.*.heartbeat',
-  allLeaves: 'agent.*.leave',
-} as const;
 
 abstract class SignedPayload {
   @Matches(NODE_ID)
@@ -88,36 +81,5 @@ export class LeaveRequestV1 extends SignedPayload {
   @IsString()
   @Length(1, 200)
   reason!: string;
-}
-
-/** The spores service's answer to a join. */
-export interface JoinAccepted {
-  nodeId: string;
-  tier: NodeTierName;
-  status: string;
-  heartbeatIntervalMs: number;
-  /** NATS user JWT for the node's own key (secured networks). */
-  natsJwt?: string;
-  /** Peers the node may gossip with, from the registry (authority: primary). */
-  peers: PeerRecord[];
-}
-
-/** What the spores service tells a node on its notice subject, e.g. why a heartbeat was refused. */
-export interface AgentNotice {
-  code: string;
-  message: string;
-  /** What the agent should do about it. */
-  action: 'rejoin' | 'check-clock' | 'none';
-}
-
-/** One node as a discovery tier knows it. */
-export interface PeerRecord {
-  nodeId: string;
-  publicKey: string;
-  address?: string;
-  status: string;
-  tier?: NodeTierName;
-  /** Ordering within one authority: higher is newer. */
-  version: number;
 }
 

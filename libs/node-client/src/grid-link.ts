@@ -1,5 +1,6 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { type AgentNotice, AgentSubjects, type CommandReply, type JoinAccepted } from '@mycelium/contracts';
+import type { CommandReply } from '@mycelium/contracts';
+import { type AgentNotice, AgentSubjects, type JoinAccepted } from '@mycelium/contracts/agent';
 import type { SignedEnvelope } from '@mycelium/identity';
 
 const encoder = new TextEncoder();
