@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PeerRecord } from '@mycelium/contracts';
 import { newNonce, nodeIdOf, openEnvelope, peekEnvelope, ReplayGuard, sealEnvelope, type SignedEnvelope } from '@mycelium/identity';
@@ -126,13 +126,8 @@ export class GossipNode {
     while (chosen.length < this.#options.fanout && candidates.length > 0) chosen.push(candidates.splice(randomInt(candidates.length), 1)[0]!);
     await Promise.allSettled(
       chosen.map(async (peer) => {
-        const response = await fetch(`${peer.address}/gossip`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(this.#digest()),
-          signal: AbortSignal.timeout(Math.max(500, this.#options.intervalMs)),
-        });
-        if (response.ok) this.#receive(await response.json());
+        const answer = await postJson(`${peer.address}/gossip`, JSON.stringify(this.#digest()), Math.max(500, this.#options.intervalMs));
+        this.#receive(answer);
       }),
     );
   }
@@ -214,4 +209,31 @@ export class GossipNode {
       response.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: (error as Error).message }));
     }
   }
+}
+
+/** POSTs JSON and parses the JSON answer. Plain node:http: fetch would load undici into every agent. */
+function postJson(url: string, body: string, timeoutMs: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: timeoutMs }, (response) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      response.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_BODY) request.destroy(new Error('answer too large'));
+        else chunks.push(chunk);
+      });
+      response.on('end', () => {
+        if (response.statusCode !== 200) return reject(new Error(`${url} answered ${response.statusCode}`));
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        } catch (error) {
+          reject(error);
+        }
+      });
+      response.on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(new Error(`${url} did not answer within ${timeoutMs} ms`)));
+    request.on('error', reject);
+    request.end(body);
+  });
 }

@@ -1,4 +1,3 @@
-import { trace } from '@opentelemetry/api';
 import type { LoggerService } from '@nestjs/common';
 import { pino, type Logger, type LoggerOptions } from 'pino';
 import { currentMessageContext } from './context.js';
@@ -14,6 +13,17 @@ export interface LoggerConfig {
   destination?: NodeJS.WritableStream;
 }
 
+type TraceIds = { traceId: string; spanId: string } | undefined;
+let traceIdsOfActiveSpan: () => TraceIds = () => undefined;
+
+/**
+ * Where log lines find the trace they belong to. Tracing sets it when it starts, so a process
+ * without tracing (a node agent) does not load OpenTelemetry to log.
+ */
+export function setTraceIdSource(source: () => TraceIds): void {
+  traceIdsOfActiveSpan = source;
+}
+
 /**
  * JSON lines with the correlation id, causation id and trace id of the message being handled,
  * whichever code writes them.
@@ -27,12 +37,12 @@ export function createLogger(config: LoggerConfig): Logger {
     formatters: { level: (label) => ({ level: label }) },
     mixin() {
       const context = currentMessageContext();
-      const span = trace.getActiveSpan()?.spanContext();
+      const span = traceIdsOfActiveSpan();
       return {
         ...(context?.correlationId ? { correlationId: context.correlationId } : {}),
         ...(context?.causationId ? { causationId: context.causationId } : {}),
         ...(context?.tenant ? { tenant: context.tenant } : {}),
-        ...(span && span.traceId !== '00000000000000000000000000000000' ? { traceId: span.traceId, spanId: span.spanId } : {}),
+        ...(span ? { traceId: span.traceId, spanId: span.spanId } : {}),
       };
     },
   };

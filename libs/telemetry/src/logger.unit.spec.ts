@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { withMessageContext } from './context.js';
-import { createLogger, NestPinoLogger } from './logger.js';
+import { createLogger, NestPinoLogger, setTraceIdSource } from './logger.js';
 
 function capture() {
   const stream = new PassThrough();
@@ -23,6 +23,21 @@ describe('structured logs', () => {
     await flush();
     expect(lines[0]).toMatchObject({ level: 'info', name: 'billing', msg: 'charged', accountId: 'a1', correlationId: 'corr-1', causationId: 'evt-9', tenant: 'acme' });
     expect(lines[1]).not.toHaveProperty('correlationId');
+  });
+
+  it('adds the trace ids of the active span once tracing provides them', async () => {
+    const { stream, lines } = capture();
+    const logger = createLogger({ name: 'tracer', destination: stream });
+    setTraceIdSource(() => ({ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) }));
+    try {
+      logger.info('traced');
+    } finally {
+      setTraceIdSource(() => undefined);
+    }
+    logger.info('untraced');
+    await flush();
+    expect(lines[0]).toMatchObject({ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) });
+    expect(lines[1]).not.toHaveProperty('traceId');
   });
 
   it('keeps the context across awaits', async () => {

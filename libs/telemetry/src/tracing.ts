@@ -1,9 +1,10 @@
-import type { Context } from '@opentelemetry/api';
+import { type Context, trace } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { setTraceIdSource } from './logger.js';
 
 /**
  * Keeps a tracer provider alive without exporting, so trace ids exist and travel in NATS headers
@@ -52,6 +53,10 @@ export function startTracing(options: TracingOptions): () => Promise<void> {
   });
   sdk.start();
   running = sdk;
+  setTraceIdSource(() => {
+    const span = trace.getActiveSpan()?.spanContext();
+    return span && span.traceId !== '00000000000000000000000000000000' ? { traceId: span.traceId, spanId: span.spanId } : undefined;
+  });
   return async () => {
     if (running !== sdk) return;
     running = undefined;

@@ -1,0 +1,1 @@
+export { type FaultKind, Simulator, type SimulatorOptions, type SimulatorStats } from './simulator.js';
