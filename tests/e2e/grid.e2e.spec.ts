@@ -9,9 +9,16 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 const myc = join(import.meta.dirname, '..', '..', 'apps', 'cli', 'dist', 'main.js');
 
 /** `myc up` as `npm start` runs it, in a home directory of its own unless one is given. */
-function up(env: NodeJS.ProcessEnv, home = mkdtempSync(join(tmpdir(), 'mycelium-up-'))): TestProcess {
+function up(env: NodeJS.ProcessEnv, home = mkdtempSync(join(tmpdir(), 'mycelium-up-')), nodes = 0): TestProcess {
   const clean = { ...env, MYCELIUM_HOME: home, DATABASE_URL: env.DATABASE_URL ?? '', NATS_URL: env.NATS_URL ?? '' };
-  return startProcess('myc up', myc, ['up', '--port-base', '0'], clean);
+  return startProcess('myc up', myc, ['up', '--port-base', '0', '--nodes', String(nodes)], clean);
+}
+
+/** Runs a `myc` command against the grid in `home` and returns its output. */
+async function mycIn(home: string, args: string[]): Promise<{ code: number | string | null; stdout: string }> {
+  const command = startProcess('myc', myc, args, { MYCELIUM_HOME: home, NATS_URL: '' });
+  const code = await command.exited;
+  return { code, stdout: [...command.text, ...command.logs.map((line) => JSON.stringify(line))].join('\n') };
 }
 
 async function healthzUrls(grid: TestProcess): Promise<string[]> {
@@ -30,19 +37,30 @@ describe('myc up (npm start)', () => {
     await Promise.all(grids.splice(0).map((grid) => grid.kill('SIGKILL')));
   });
 
-  it('starts NATS itself and every service on the embedded store; Ctrl-C stops them and records it', async () => {
-    const grid = up({});
+  it('starts NATS itself (operator mode), every service on the embedded store and local agents; Ctrl-C stops them and records it', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'mycelium-up-'));
+    const grid = up({}, home, 3);
     grids.push(grid);
     const urls = await healthzUrls(grid);
     expect(urls).toHaveLength(GRID_SERVICES.length);
     expect(grid.text.join('\n')).toMatch(/NATS\s+nats:\/\/127\.0\.0\.1:\d+ \(started by myc\)/);
+    expect(grid.text.join('\n')).toMatch(/network\s+net-[0-9a-f]{16} \(NATS in operator mode\)/);
+    expect(grid.text.join('\n')).toMatch(/nodes\s+3 local agents/);
+
+    // The registry lists them, through the operator's own credentials.
+    const listed = await mycIn(home, ['nodes', '--json']);
+    expect(listed.code).toBe(0);
+    const nodes = JSON.parse(listed.stdout) as { nodeId: string; status: string }[];
+    expect(nodes).toHaveLength(3);
+    expect(nodes.every((node) => node.status === 'alive')).toBe(true);
+    const shown = await mycIn(home, ['nodes', 'show', nodes[0]!.nodeId.slice(0, 8)]);
+    expect(shown.stdout).toMatch(/history:\n\s+\S+\s+node-joined/);
     for (const url of urls) {
       const response = await fetch(url);
       expect(response.status, url).toBe(200);
       expect(await response.json()).toMatchObject({ status: 'ok', checks: { nats: 'connected', eventStore: 'ok' } });
     }
     const dataDir = /embedded PGlite in (\S+)/.exec(grid.text.join('\n'))![1]!;
-    const home = join(dataDir, '..', '..');
 
     // A second grid in the same home would take the first one's NATS and store: refused.
     const second = up({}, home);
@@ -63,6 +81,8 @@ describe('myc up (npm start)', () => {
         expect(types).toContain(`mycelium.${service}.instance-started.v1`);
         expect(types).toContain(`mycelium.${service}.instance-stopped.v1`);
       }
+      // The agents left cleanly before the services stopped.
+      expect(types.filter((type) => type === 'mycelium.spores.node-left.v1')).toHaveLength(3);
     } finally {
       await store.close();
     }

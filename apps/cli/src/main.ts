@@ -1,5 +1,9 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
+import { defineAgentCommand } from '@mycelium/agent';
+import { defineNetworkCommand } from './commands/network.command.js';
+import { defineNodeCommand } from './commands/node-token.command.js';
+import { defineNodesCommand } from './commands/nodes.command.js';
 import { up } from './up/up.command.js';
 
 function port(value: string): number {
@@ -22,12 +26,19 @@ const program = new Command('myc')
 
 program
   .command('up')
-  .description('start the whole grid on this machine: NATS, the event store and the six services; Ctrl-C stops it')
+  .description('start the whole grid on this machine: NATS, the event store, the six services and local node agents; Ctrl-C stops it')
   .option('--port-base <port>', 'services listen on port-base+1 … +6; 0 picks free ports (env MYCELIUM_PORT_BASE)', port)
   .option('--log-format <format>', 'human: warnings and errors only, full JSON logs in the log file; json: every line', 'human')
-  .action(async (options: { portBase?: number; logFormat: string }) => {
+  .option('--nodes <n>', 'local node agents to start, each with its own data dir', (value) => Number.parseInt(value, 10), 3)
+  .action(async (options: { portBase?: number; logFormat: string; nodes: number }) => {
     if (options.logFormat !== 'human' && options.logFormat !== 'json') program.error('myc: --log-format must be human or json');
-    await up({ portBase: options.portBase ?? portFromEnvironment(), logFormat: options.logFormat as 'human' | 'json' });
+    if (!Number.isInteger(options.nodes) || options.nodes < 0) program.error('myc: --nodes must be a whole number');
+    await up({ portBase: options.portBase ?? portFromEnvironment(), logFormat: options.logFormat as 'human' | 'json', nodes: options.nodes });
   });
+
+defineNetworkCommand(program);
+defineNodeCommand(program);
+defineAgentCommand(program.command('agent'));
+defineNodesCommand(program);
 
 await program.parseAsync(process.argv);

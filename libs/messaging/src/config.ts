@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 /** Everything a Mycelium process reads from its environment (documented in the README). */
 export interface GridConfig {
   /** NATS server; required by services run alone, found or started by `myc up`. */
   natsUrl: string | undefined;
+  /** NATS credentials (a .creds file's content) for servers in operator mode; from NATS_CREDS (a path). */
+  natsCreds?: string;
   /** PostgreSQL; when unset the embedded PGlite store under `home` is used. */
   databaseUrl: string | undefined;
   /** State directory of a local grid (embedded store, NATS data, credentials). */
@@ -22,6 +25,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   const home = resolve(cwd, env.MYCELIUM_HOME || '.mycelium');
   return {
     natsUrl: env.NATS_URL || undefined,
+    ...(env.NATS_CREDS ? { natsCreds: readFileSync(resolve(cwd, env.NATS_CREDS), 'utf8') } : {}),
     databaseUrl: env.DATABASE_URL || undefined,
     home,
     schema: env.MYCELIUM_DB_SCHEMA || 'mycelium',

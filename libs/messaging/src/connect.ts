@@ -1,4 +1,4 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '@mycelium/telemetry';
 
 export interface ConnectNatsOptions {
@@ -8,6 +8,8 @@ export interface ConnectNatsOptions {
   logger?: Logger;
   /** Give up after this long when the first connection fails. */
   timeoutMs?: number;
+  /** A .creds file's content, for servers in operator mode. */
+  creds?: string;
 }
 
 const linkStates = new WeakMap<NatsConnection, 'connected' | 'reconnecting'>();
@@ -42,6 +44,7 @@ export async function connectNats(options: ConnectNatsOptions): Promise<NatsConn
       reconnectTimeWait: 250,
       reconnectJitter: 100,
       pingInterval: 10_000,
+      ...(options.creds ? { authenticator: credsAuthenticator(new TextEncoder().encode(options.creds)) } : {}),
     });
   } catch (error) {
     throw new NatsUnreachableError(options.url, { cause: error });

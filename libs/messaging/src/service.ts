@@ -57,6 +57,7 @@ export function defineService(definition: ServiceDefinition): ServiceDefinition 
 export interface Runtime {
   store: EventStore;
   natsUrl: string;
+  natsCreds?: string;
   topology: Topology;
   logger: Logger;
   relay?: Relay;
@@ -106,7 +107,7 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<Runtime>
   let relay: Relay | undefined;
   try {
     if (options.relay) {
-      relayConnection = await connectNats({ url: natsUrl, name: `relay@${hostname()}:${process.pid}`, logger });
+      relayConnection = await connectNats({ url: natsUrl, name: `relay@${hostname()}:${process.pid}`, logger, creds: config.natsCreds });
       relay = new Relay({ store, nc: relayConnection, topology, logger: logger.child({ component: 'relay' }), metrics: processMetrics });
       relay.start();
     }
@@ -117,6 +118,7 @@ export async function openRuntime(options: OpenRuntimeOptions): Promise<Runtime>
   return {
     store,
     natsUrl,
+    natsCreds: config.natsCreds,
     topology,
     logger,
     relay,
@@ -183,7 +185,7 @@ export async function startService(
   const instanceId = `${service}-${uuidv7().slice(-12)}`;
   const startedAt = new Date();
   const info: ServiceInfo = { service, instanceId, version: definition.version ?? '0.1.0', startedAt, relay: runtime.relay };
-  const nc = await connectNats({ url: runtime.natsUrl, name: `${service}@${hostname()}:${process.pid}`, logger });
+  const nc = await connectNats({ url: runtime.natsUrl, name: `${service}@${hostname()}:${process.pid}`, logger, creds: runtime.natsCreds });
   let app: INestApplication | undefined;
   try {
     app = await NestFactory.create(

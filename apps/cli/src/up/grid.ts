@@ -4,10 +4,12 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { GRID_SERVICES } from '@mycelium/contracts';
+import { initNetwork, loadNetwork, type Network, networkExists } from '@mycelium/identity';
 import { type GridConfig, hostServices } from '@mycelium/messaging';
 import { createLogger, startTracing } from '@mycelium/telemetry';
 import { gridServices } from '../grid-services.js';
 import { stopOnExit } from './children.js';
+import { type LocalAgents, startLocalAgents } from './agents.js';
 import { LogSink } from './log-sink.js';
 import { type GridNats, provideNats } from './nats.js';
 
@@ -19,11 +21,17 @@ export interface UpOptions {
   out: NodeJS.WritableStream;
   /** Called when a service process dies after the grid came up (one process per service). */
   onServiceExit?: (name: string, code: number | string | null) => void;
+  /** Local node agents to start. */
+  nodes: number;
+  /** Called when a local agent dies: a node failure, which the grid is there to survive. */
+  onNodeExit?: (name: string, code: number | string | null) => void;
 }
 
 export interface RunningGrid {
   natsUrl: string;
   natsStartedHere: boolean;
+  network: { id: string; secured: boolean };
+  nodeIds: string[];
   store: string;
   services: { name: string; url: string }[];
   logFile: string;
@@ -52,21 +60,49 @@ export async function startGrid(options: UpOptions): Promise<RunningGrid> {
   claimHome(config.home);
   const sink = new LogSink(join(config.home, 'logs', 'grid.log'), options.out, options.logFormat);
   let nats: GridNats | undefined;
+  let running: Started | undefined;
+  let agents: LocalAgents | undefined;
   try {
-    nats = await provideNats({ home: config.home, url: config.natsUrl });
-    const gridConfig = { ...config, natsUrl: nats.url };
-    const running = config.databaseUrl
-      ? await startProcesses(gridConfig, portsFor(options.portBase), sink, options.onServiceExit)
+    const network = await networkOf(config);
+    // A nats-server we start runs in operator mode: agents get credentials scoped to their own subjects.
+    const creds = config.natsCreds ?? (config.natsUrl ? undefined : network.servicesCreds);
+    nats = await provideNats({
+      home: config.home,
+      url: config.natsUrl,
+      creds,
+      config: network.nats ? (port, storeDir) => network.nats!.serverConfig({ host: '127.0.0.1', port, storeDir }) : undefined,
+    });
+    const gridConfig: GridConfig = { ...config, natsUrl: nats.url, ...(creds ? { natsCreds: creds } : {}) };
+    // In-process services read these (the spores service: the network and the NATS it advertises).
+    process.env.MYCELIUM_HOME = config.home;
+    process.env.MYCELIUM_NETWORK_DIR = network.dir;
+    process.env.MYCELIUM_ADVERTISED_NATS = nats.url;
+    running = config.databaseUrl
+      ? await startProcesses(gridConfig, network, portsFor(options.portBase), sink, options.onServiceExit)
       : await startInProcess(gridConfig, portsFor(options.portBase), sink);
+    agents = await startLocalAgents({
+      count: options.nodes,
+      home: config.home,
+      network,
+      natsUrl: nats.url,
+      namespace: config.namespace,
+      sink,
+      onExit: (name, code) => options.onNodeExit?.(name, code),
+    });
+    const started = running;
+    const startedAgents = agents;
     const grid: RunningGrid = {
       natsUrl: nats.url,
       natsStartedHere: Boolean(nats.child),
+      network: { id: network.info.networkId, secured: Boolean(creds) },
+      nodeIds: agents.nodeIds,
       store: config.databaseUrl ? `PostgreSQL ${redact(config.databaseUrl)}` : `embedded PGlite in ${join(config.home, 'data', 'pglite')}`,
       services: running.services,
       logFile: sink.path,
       stop: async () => {
         try {
-          await running.stop();
+          await startedAgents.stop();
+          await started.stop();
         } finally {
           rmSync(gridFile(config.home), { force: true });
           await nats?.stop();
@@ -77,15 +113,34 @@ export async function startGrid(options: UpOptions): Promise<RunningGrid> {
     mkdirSync(config.home, { recursive: true });
     writeFileSync(
       gridFile(config.home),
-      `${JSON.stringify({ pid: process.pid, natsUrl: nats.url, namespace: config.namespace, services: Object.fromEntries(grid.services.map((s) => [s.name, s.url])) }, null, 2)}\n`,
+      `${JSON.stringify(
+        {
+          pid: process.pid,
+          natsUrl: nats.url,
+          namespace: config.namespace,
+          network: grid.network.id,
+          services: Object.fromEntries(grid.services.map((service) => [service.name, service.url])),
+          nodes: grid.nodeIds,
+        },
+        null,
+        2,
+      )}\n`,
     );
     return grid;
   } catch (error) {
+    await agents?.stop().catch(() => undefined);
+    await running?.stop().catch(() => undefined);
     rmSync(gridFile(config.home), { force: true });
     await nats?.stop();
     await sink.close();
     throw error;
   }
+}
+
+/** The grid's network: the one in its home, or a new one (secured) on first start. */
+async function networkOf(config: GridConfig): Promise<Network> {
+  const dir = process.env.MYCELIUM_NETWORK_DIR || join(config.home, 'network');
+  return networkExists(dir) ? loadNetwork(dir) : initNetwork(dir, { secured: true });
 }
 
 /**
@@ -138,6 +193,7 @@ async function startInProcess(config: GridConfig, ports: Record<string, number>,
 
 async function startProcesses(
   config: GridConfig,
+  network: Network,
   ports: Record<string, number>,
   sink: LogSink,
   onServiceExit: UpOptions['onServiceExit'],
@@ -164,6 +220,9 @@ async function startProcesses(
           MYCELIUM_NAMESPACE: config.namespace,
           HOST: config.host,
           PORT: String(ports[definition.name] ?? 0),
+          MYCELIUM_NETWORK_DIR: network.dir,
+          MYCELIUM_ADVERTISED_NATS: config.natsUrl,
+          ...(config.natsCreds ? { NATS_CREDS: process.env.NATS_CREDS || join(network.dir, 'services.creds') } : {}),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { connect, credsAuthenticator } from '@nats-io/transport-node';
 import { stopOnExit } from './children.js';
 
 /** A NATS server for the grid: the configured one, or one this process started. */
@@ -46,9 +46,14 @@ function isExecutable(path: string): boolean {
   }
 }
 
-export async function jetStreamAnswers(url: string, timeoutMs = 2000): Promise<boolean> {
+export async function jetStreamAnswers(url: string, timeoutMs = 2000, creds?: string): Promise<boolean> {
   try {
-    const nc = await connect({ servers: url, timeout: timeoutMs, reconnect: false });
+    const nc = await connect({
+      servers: url,
+      timeout: timeoutMs,
+      reconnect: false,
+      ...(creds ? { authenticator: credsAuthenticator(new TextEncoder().encode(creds)) } : {}),
+    });
     try {
       await (await jetstreamManager(nc)).getAccountInfo();
       return true;
@@ -77,9 +82,17 @@ async function freePort(preferred: number): Promise<number> {
  * Uses NATS_URL when set; otherwise starts `nats-server` with JetStream, its data under
  * `<home>/nats`, on 4222 when free or any free port.
  */
-export async function provideNats(options: { home: string; url?: string; env?: NodeJS.ProcessEnv }): Promise<GridNats> {
+export async function provideNats(options: {
+  home: string;
+  url?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Credentials to talk to the server with (operator mode). */
+  creds?: string;
+  /** A configuration file for the server we start, given its port and store (operator mode). */
+  config?: (port: number, storeDir: string) => string;
+}): Promise<GridNats> {
   if (options.url) {
-    if (!(await jetStreamAnswers(options.url))) {
+    if (!(await jetStreamAnswers(options.url, 2000, options.creds))) {
       throw new Error(`NATS_URL is ${options.url} but no NATS server with JetStream answers there: start it, or unset NATS_URL`);
     }
     return { url: options.url, stop: async () => undefined };
@@ -90,9 +103,15 @@ export async function provideNats(options: { home: string; url?: string; env?: N
   mkdirSync(dir, { recursive: true });
   await stopStaleServer(join(dir, 'nats-server.pid'));
   const port = await freePort(4222);
+  let args = ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir];
+  if (options.config) {
+    const file = join(dir, 'nats.conf');
+    writeFileSync(file, options.config(port, join(dir, 'jetstream')), { mode: 0o600 });
+    args = ['-c', file];
+  }
   const child = spawn(
     binary,
-    ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir, '-P', join(dir, 'nats-server.pid'), '-l', join(dir, 'nats-server.log')],
+    [...args, '-P', join(dir, 'nats-server.pid'), '-l', join(dir, 'nats-server.log')],
     // Its own process group: a Ctrl-C meant for myc must not stop NATS before the services.
     { stdio: 'ignore', detached: true },
   );
@@ -100,7 +119,7 @@ export async function provideNats(options: { home: string; url?: string; env?: N
   const url = `nats://127.0.0.1:${port}`;
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   const deadline = Date.now() + 15_000;
-  while (!(await jetStreamAnswers(url, 500))) {
+  while (!(await jetStreamAnswers(url, 500, options.creds))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new Error(`nats-server did not start (see ${join(dir, 'nats-server.log')})`);

@@ -4,6 +4,7 @@ import { type RunningGrid, startGrid } from './grid.js';
 export interface UpCommandOptions {
   portBase: number;
   logFormat: 'human' | 'json';
+  nodes: number;
 }
 
 /**
@@ -45,6 +46,8 @@ export async function up(options: UpCommandOptions, out: NodeJS.WritableStream =
       logFormat: options.logFormat,
       out,
       onServiceExit: (name, code) => stop(`${name} exited unexpectedly (${code}); see ${grid?.logFile}`, 1),
+      nodes: options.nodes,
+      onNodeExit: (name, code) => out.write(`${name} stopped (${code}): the grid treats it as a failed node\n`),
     });
   } catch (error) {
     process.stderr.write(`myc: ${(error as Error).message}\n`);
@@ -57,8 +60,10 @@ export async function up(options: UpCommandOptions, out: NodeJS.WritableStream =
     [
       'Mycelium grid is up',
       `  NATS         ${grid.natsUrl}${grid.natsStartedHere ? ' (started by myc)' : ''}`,
+      `  network      ${grid.network.id}${grid.network.secured ? ' (NATS in operator mode)' : ''}`,
       `  event store  ${grid.store}`,
       ...grid.services.map((service, i) => `  ${i === 0 ? 'services    ' : '            '} ${service.name.padEnd(width)}  ${service.url}/healthz`),
+      `  nodes        ${grid.nodeIds.length === 0 ? 'none (--nodes N starts local agents)' : `${grid.nodeIds.length} local agents: ${grid.nodeIds.join(', ')}`}`,
       `  logs         ${grid.logFile}`,
       'Press Ctrl-C to stop.',
       '',
