@@ -41,3 +41,4 @@ export {
 } from './platform/instance-lifecycle.v1.js';
 export { GRID_SERVICES, type GridService, gridContracts, gridRegistry, lifecycleOf } from './services.js';
 export * from './spores/index.js';
+export * from './gateway/index.js';

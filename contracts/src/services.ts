@@ -1,5 +1,6 @@
 import { instanceLifecycle, type InstanceLifecycleContracts } from './platform/instance-lifecycle.v1.js';
 import { ContractRegistry, type ContractDefinition } from './registry.js';
+import { gatewayContracts } from './gateway/index.js';
 import { sporesContracts } from './spores/index.js';
 
 /** The six services of the grid's control plane. */
@@ -14,6 +15,7 @@ export const lifecycleOf: Record<GridService, InstanceLifecycleContracts> = Obje
 export const gridContracts: ContractDefinition[] = [
   ...GRID_SERVICES.flatMap((service) => [lifecycleOf[service].started, lifecycleOf[service].stopped]),
   ...sporesContracts,
+  ...gatewayContracts,
 ];
 
 export function gridRegistry(): ContractRegistry {

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GRID_SERVICES } from '@mycelium/contracts';
@@ -7,6 +7,8 @@ import { openPostgresTestStore, openTestBus, startProcess, type TestBus, type Te
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 const myc = join(import.meta.dirname, '..', '..', 'apps', 'cli', 'dist', 'main.js');
+/** The six services and the gateway in front of them. */
+const PROCESSES = GRID_SERVICES.length + 1;
 
 /** `myc up` as `npm start` runs it, in a home directory of its own unless one is given. */
 function up(env: NodeJS.ProcessEnv, home = mkdtempSync(join(tmpdir(), 'mycelium-up-')), nodes = 0): TestProcess {
@@ -42,9 +44,19 @@ describe('myc up (npm start)', () => {
     const grid = up({}, home, 3);
     grids.push(grid);
     const urls = await healthzUrls(grid);
-    expect(urls).toHaveLength(GRID_SERVICES.length);
+    expect(urls).toHaveLength(PROCESSES);
     expect(grid.text.join('\n')).toMatch(/NATS\s+nats:\/\/127\.0\.0\.1:\d+ \(started by myc\)/);
     expect(grid.text.join('\n')).toMatch(/network\s+net-[0-9a-f]{16} \(NATS in operator mode\)/);
+
+    // The REST API answers with the admin key it printed and kept, and only with it.
+    const credentials = join(home, 'credentials.json');
+    expect(statSync(credentials).mode & 0o777).toBe(0o600);
+    const { apiKey, gateway } = JSON.parse(readFileSync(credentials, 'utf8')) as { apiKey: string; gateway: string };
+    expect(grid.text.join('\n')).toContain(apiKey);
+    const api = await fetch(`${gateway}/v1/nodes`, { headers: { authorization: `Bearer ${apiKey}` } });
+    expect(api.status).toBe(200);
+    expect(((await api.json()) as { total: number }).total).toBe(3);
+    expect((await fetch(`${gateway}/v1/nodes`)).status).toBe(401);
     expect(grid.text.join('\n')).toMatch(/nodes\s+3 local agents/);
 
     // The registry lists them, through the operator's own credentials.
@@ -109,7 +121,7 @@ describe('myc up (npm start)', () => {
       });
       grids.push(grid);
       const urls = await healthzUrls(grid);
-      expect(urls).toHaveLength(GRID_SERVICES.length);
+      expect(urls).toHaveLength(PROCESSES);
       const health = async () =>
         Promise.all(urls.map(async (url) => (await (await fetch(url)).json()) as { pid: number; checks: { relay: string } }));
       const states = await waitFor(
@@ -119,13 +131,13 @@ describe('myc up (npm start)', () => {
         },
         { what: 'exactly one active relay' },
       );
-      expect(states.filter((one) => one.checks.relay === 'standby')).toHaveLength(GRID_SERVICES.length - 1);
-      expect(new Set(states.map((one) => one.pid)).size).toBe(GRID_SERVICES.length);
+      expect(states.filter((one) => one.checks.relay === 'standby')).toHaveLength(PROCESSES - 1);
+      expect(new Set(states.map((one) => one.pid)).size).toBe(PROCESSES);
 
       grid.child.kill('SIGINT');
       expect(await grid.exited).toBe(0);
       const types = await instanceEvents(db.store);
-      expect(types.filter((type) => type.endsWith('instance-stopped.v1'))).toHaveLength(GRID_SERVICES.length);
+      expect(types.filter((type) => type.endsWith('instance-stopped.v1'))).toHaveLength(PROCESSES);
     });
 
     it('stops the whole grid, and says which service died, when a service process crashes', async () => {

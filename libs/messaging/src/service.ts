@@ -46,6 +46,8 @@ export interface ServiceDefinition {
   module: Type<unknown> | DynamicModule;
   /** Contracts this service defines; the grid's own are always known. */
   contracts?: ContractDefinition[];
+  /** Adjusts the HTTP app before it listens (an OpenAPI page, say). */
+  configure?: (app: INestApplication) => void | Promise<void>;
 }
 
 export function defineService(definition: ServiceDefinition): ServiceDefinition {
@@ -220,6 +222,7 @@ export async function startService(
     );
     microservice.useGlobalFilters(new PassErrorsToTransport());
     (microservice as unknown as NestMicroservice).setIsInitHookCalled(true);
+    await definition.configure?.(app);
     await app.startAllMicroservices();
     await app.listen(options.port ?? 0, options.host ?? '127.0.0.1');
     await runtime.store.append(

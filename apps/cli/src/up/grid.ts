@@ -3,9 +3,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { GRID_SERVICES } from '@mycelium/contracts';
-import { initNetwork, loadNetwork, type Network, networkExists } from '@mycelium/identity';
-import { type GridConfig, hostServices } from '@mycelium/messaging';
+import { GRID_SERVICES, IssueApiKey } from '@mycelium/contracts';
+import { initNetwork, loadNetwork, type Network, networkExists, writeSecretFile } from '@mycelium/identity';
+import { CommandClient, connectNats, type GridConfig, hostServices, Topology } from '@mycelium/messaging';
 import { createLogger, startTracing } from '@mycelium/telemetry';
 import { gridServices } from '../grid-services.js';
 import { stopOnExit } from './children.js';
@@ -32,6 +32,8 @@ export interface RunningGrid {
   natsStartedHere: boolean;
   network: { id: string; secured: boolean };
   nodeIds: string[];
+  /** The REST API, and the admin key `myc up` keeps in credentials.json. */
+  api: { url: string; key: string; credentialsFile: string };
   store: string;
   services: { name: string; url: string }[];
   logFile: string;
@@ -44,7 +46,10 @@ export function gridFile(home: string): string {
 }
 
 function portsFor(base: number): Record<string, number> {
-  return Object.fromEntries(GRID_SERVICES.map((service, i) => [service, base === 0 ? 0 : base + i + 1]));
+  return {
+    ...Object.fromEntries(GRID_SERVICES.map((service, i) => [service, base === 0 ? 0 : base + i + 1])),
+    gateway: base === 0 ? 0 : Number(process.env.MYCELIUM_GATEWAY_PORT || 8080),
+  };
 }
 
 function redact(url: string): string {
@@ -80,6 +85,7 @@ export async function startGrid(options: UpOptions): Promise<RunningGrid> {
     running = config.databaseUrl
       ? await startProcesses(gridConfig, network, portsFor(options.portBase), sink, options.onServiceExit)
       : await startInProcess(gridConfig, portsFor(options.portBase), sink);
+    const api = await adminKey(config.home, running.services.find((service) => service.name === 'gateway')!.url, gridConfig);
     agents = await startLocalAgents({
       count: options.nodes,
       home: config.home,
@@ -96,6 +102,7 @@ export async function startGrid(options: UpOptions): Promise<RunningGrid> {
       natsStartedHere: Boolean(nats.child),
       network: { id: network.info.networkId, secured: Boolean(creds) },
       nodeIds: agents.nodeIds,
+      api,
       store: config.databaseUrl ? `PostgreSQL ${redact(config.databaseUrl)}` : `embedded PGlite in ${join(config.home, 'data', 'pglite')}`,
       services: running.services,
       logFile: sink.path,
@@ -121,6 +128,7 @@ export async function startGrid(options: UpOptions): Promise<RunningGrid> {
           network: grid.network.id,
           services: Object.fromEntries(grid.services.map((service) => [service.name, service.url])),
           nodes: grid.nodeIds,
+          gateway: grid.api.url,
         },
         null,
         2,
@@ -134,6 +142,30 @@ export async function startGrid(options: UpOptions): Promise<RunningGrid> {
     await nats?.stop();
     await sink.close();
     throw error;
+  }
+}
+
+/**
+ * The admin key of the REST API: the one in credentials.json if the gateway still knows it,
+ * otherwise a new one, issued over NATS with the operator's credentials and written there (0600).
+ */
+async function adminKey(home: string, gatewayUrl: string, config: GridConfig): Promise<RunningGrid['api']> {
+  const credentialsFile = join(home, 'credentials.json');
+  if (existsSync(credentialsFile)) {
+    const saved = JSON.parse(readFileSync(credentialsFile, 'utf8')) as { apiKey?: string };
+    if (saved.apiKey) {
+      const probe = await fetch(`${gatewayUrl}/v1/nodes?limit=1`, { headers: { authorization: `Bearer ${saved.apiKey}` } }).catch(() => undefined);
+      if (probe?.ok) return { url: gatewayUrl, key: saved.apiKey, credentialsFile };
+    }
+  }
+  const nc = await connectNats({ url: config.natsUrl!, name: 'myc-up', creds: config.natsCreds });
+  try {
+    const reply = await new CommandClient(nc, new Topology(config.namespace)).send(IssueApiKey, { name: 'admin (myc up)', scopes: ['admin'] });
+    if (!reply.ok) throw new Error(`could not issue the admin API key: ${reply.error.message}`);
+    writeSecretFile(credentialsFile, `${JSON.stringify({ apiKey: reply.result.key, keyId: reply.result.keyId, gateway: gatewayUrl }, null, 2)}\n`);
+    return { url: gatewayUrl, key: reply.result.key, credentialsFile };
+  } finally {
+    await nc.close();
   }
 }
 

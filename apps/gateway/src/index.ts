@@ -1,0 +1,2 @@
+export { GatewayModule } from './gateway.module.js';
+export { describeApi, gatewayService } from './gateway.service.js';

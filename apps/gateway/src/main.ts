@@ -1,0 +1,4 @@
+import { runServiceProcess } from '@mycelium/messaging';
+import { gatewayService } from './gateway.service.js';
+
+await runServiceProcess(gatewayService);

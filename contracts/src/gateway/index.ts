@@ -1,0 +1,7 @@
+export * from './api-key-issued.v1.js';
+export * from './issue-api-key.command.js';
+
+import { ApiKeyIssued } from './api-key-issued.v1.js';
+import { IssueApiKey } from './issue-api-key.command.js';
+
+export const gatewayContracts = [ApiKeyIssued, IssueApiKey];
