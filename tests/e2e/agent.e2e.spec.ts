@@ -101,6 +101,19 @@ describe('node agent', () => {
     await again.kill('SIGTERM');
   });
 
+  it('is suspected, then declared down, when its process dies, and recovers when it comes back', async () => {
+    const dataDir = join(dir, 'node-k');
+    const agent = startAgent(dataDir, ['--token', token]);
+    const nodeId = (await joined(agent)).nodeId as string;
+    expect(await agent.kill('SIGKILL')).toBe('SIGKILL');
+    await waitFor(async () => (await viewOf(nodeId))?.status === 'suspected', { what: 'suspected', intervalMs: 50 });
+    await waitFor(async () => (await viewOf(nodeId))?.status === 'down', { what: 'down', intervalMs: 50 });
+    const back = startAgent(dataDir);
+    await joined(back);
+    await waitFor(async () => (await viewOf(nodeId))?.status === 'alive', { what: 'recovered' });
+    await back.kill('SIGTERM');
+  });
+
   it('rides out a NATS outage and keeps heartbeating when it returns, with no stale heartbeat', async () => {
     const agent = startAgent(join(dir, 'node-b'), ['--token', token]);
     const nodeId = (await joined(agent)).nodeId as string;

@@ -92,7 +92,10 @@ export class Simulator {
   startHeartbeats(intervalMs: number): void {
     for (const simulated of this.#nodes) {
       if (simulated.state !== 'running') continue;
-      setTimeout(() => simulated.state === 'running' && simulated.node.startHeartbeats(intervalMs), randomInt(intervalMs)).unref();
+      // A fault may land before the first beat: a killed or paused node stays quiet, a forger beats.
+      setTimeout(() => {
+        if (simulated.state === 'running' || simulated.state === 'forging') simulated.node.startHeartbeats(intervalMs);
+      }, randomInt(intervalMs)).unref();
     }
   }
 

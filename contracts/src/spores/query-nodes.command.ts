@@ -49,6 +49,8 @@ export class QueryNodesV1 {
 export interface NodeView {
   nodeId: string;
   tier: NodeTierName;
+  /** For sclerotia: dedicated (always on) or dynamic. */
+  sclerotium?: 'dedicated' | 'dynamic';
   status: NodeStatusName;
   region: string;
   tags: string[];

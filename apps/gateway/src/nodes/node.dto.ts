@@ -20,6 +20,7 @@ class UptimeDto {
 export class NodeDto implements NodeView {
   @ApiProperty({ example: '3d8ac47b23d5cd0ca41b', description: 'first 80 bits of the SHA-256 of the node’s public key' }) nodeId!: string;
   @ApiProperty({ enum: NODE_TIERS }) tier!: NodeView['tier'];
+  @ApiPropertyOptional({ enum: ['dedicated', 'dynamic'], description: 'for sclerotia: dedicated (tagged so, 99.9% up over 30 days) or dynamic' }) sclerotium?: 'dedicated' | 'dynamic';
   @ApiProperty({ enum: NODE_STATUSES }) status!: NodeView['status'];
   @ApiProperty() region!: string;
   @ApiProperty({ type: [String] }) tags!: string[];

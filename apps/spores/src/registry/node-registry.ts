@@ -4,6 +4,7 @@ import type { EventStore, RecordedEvent } from '@mycelium/eventstore';
 import { EVENT_STORE, SERVICE_LOGGER } from '@mycelium/messaging';
 import type { Logger } from '@mycelium/telemetry';
 import { evolveNode, initialNodeState, type KnownNode, type NodeEvent } from '../domain/node/node.js';
+import { sclerotiumKind } from '../domain/node/tier-rules.js';
 import { DAY_MS, uptimePercent } from '../domain/node/uptime.js';
 
 export const NODE_STREAM_PREFIX = 'spores/node/';
@@ -126,9 +127,12 @@ export class NodeRegistry implements OnModuleInit, OnModuleDestroy {
 
   view(entry: RegistryEntry, now: Date): NodeView {
     const { node, usage } = entry;
+    const last30d = uptimePercent(node.availability, now, 30 * DAY_MS);
+    const kind = sclerotiumKind(node, last30d);
     return {
       nodeId: node.nodeId,
       tier: node.tier,
+      ...(kind ? { sclerotium: kind } : {}),
       status: node.status,
       region: node.capabilities.region,
       tags: node.capabilities.tags,
@@ -144,7 +148,7 @@ export class NodeRegistry implements OnModuleInit, OnModuleDestroy {
         memoryMiB: usage?.memoryFreeMiB ?? node.capabilities.memoryMiB,
         diskGiB: usage?.diskFreeGiB ?? node.capabilities.diskGiB,
       },
-      uptime: { last24h: uptimePercent(node.availability, now, DAY_MS), last30d: uptimePercent(node.availability, now, 30 * DAY_MS) },
+      uptime: { last24h: uptimePercent(node.availability, now, DAY_MS), last30d },
       trust: node.trust,
       joinedAt: node.joinedAt,
       ...(entry.lastSeenAt ? { lastSeenAt: new Date(entry.lastSeenAt).toISOString() } : {}),

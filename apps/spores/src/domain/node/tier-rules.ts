@@ -57,6 +57,15 @@ function sclerotiaShortfall(node: KnownNode, uptime24h: number, now: Date, rules
   return undefined;
 }
 
+/**
+ * The two kinds of sclerotia: dedicated ones are always on (their owner tags them `dedicated` and
+ * they keep 99.9% uptime over 30 days); dynamic ones come and go within what the tier allows.
+ */
+export function sclerotiumKind(node: Pick<KnownNode, 'tier' | 'capabilities'>, uptime30d: number): 'dedicated' | 'dynamic' | undefined {
+  if (node.tier !== 'sclerotia') return undefined;
+  return node.capabilities.tags.includes('dedicated') && uptime30d >= 99.9 ? 'dedicated' : 'dynamic';
+}
+
 /** The tier a node should start in when it joins. */
 export function initialTier(node: Pick<KnownNode, 'maxTier' | 'requestedTier' | 'capabilities' | 'trust'>, rules: TierRules): TierDecision {
   const ceiling = tierCeiling(node);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { KnownNode } from './node.js';
-import { DEFAULT_TIER_RULES, initialTier, nextTier } from './tier-rules.js';
+import { DEFAULT_TIER_RULES, initialTier, nextTier, sclerotiumKind } from './tier-rules.js';
 
 const joinedAt = '2026-11-20T10:00:00.000Z';
 const now = new Date('2026-11-23T10:00:00.000Z');
@@ -53,6 +53,16 @@ describe('tier rules', () => {
     it('demotes it below 95% uptime, and not at 96% (no flapping at the promotion threshold)', () => {
       expect(nextTier(node({ tier: 'sclerotia' }), 94, now, DEFAULT_TIER_RULES)).toEqual({ tier: 'rhizomorph', reason: expect.stringMatching(/94%/) });
       expect(nextTier(node({ tier: 'sclerotia' }), 96, now, DEFAULT_TIER_RULES)).toBeUndefined();
+    });
+  });
+
+  describe('when a node is a sclerotium, by kind', () => {
+    it('is dedicated when tagged so and always up, dynamic otherwise; other tiers have no kind', () => {
+      const tagged = node({ tier: 'sclerotia', capabilities: { ...node().capabilities, tags: ['dedicated'] } });
+      expect(sclerotiumKind(tagged, 99.95)).toBe('dedicated');
+      expect(sclerotiumKind(tagged, 99.5)).toBe('dynamic');
+      expect(sclerotiumKind(node({ tier: 'sclerotia' }), 100)).toBe('dynamic');
+      expect(sclerotiumKind(node(), 100)).toBeUndefined();
     });
   });
 

@@ -1,0 +1,94 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetNode, QueryNodes } from '@mycelium/contracts';
+import { initNetwork, issueJoinToken } from '@mycelium/identity';
+import { CommandClient, loadConfig, openRuntime, type RunningService, type Runtime, startService } from '@mycelium/messaging';
+import { configuredSporesService, DEFAULT_TIER_RULES } from '@mycelium/spores';
+import { openPostgresTestStore, openTestBus, type TestBus, type TestStore, waitFor } from '@mycelium/testing';
+import { createLogger } from '@mycelium/telemetry';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Simulator } from './simulator.js';
+
+const HEARTBEAT_MS = 200;
+
+describe('simulator', () => {
+  let db: TestStore;
+  let bus: TestBus;
+  let runtime: Runtime;
+  let spores: RunningService;
+  let client: CommandClient;
+  let simulator: Simulator;
+
+  const statusOf = async (nodeId: string) => {
+    const reply = await client.send(GetNode, { nodeId });
+    return reply.ok ? reply.result.node.status : undefined;
+  };
+
+  beforeAll(async () => {
+    db = await openPostgresTestStore();
+    bus = await openTestBus();
+    const dir = mkdtempSync(join(tmpdir(), 'simulator-'));
+    const network = await initNetwork(join(dir, 'network'), { secured: false });
+    const gridConfig = { ...loadConfig({}, dir), natsUrl: bus.natsUrl, databaseUrl: db.databaseUrl, schema: db.schema, namespace: bus.topology.namespace };
+    runtime = await openRuntime({ config: gridConfig, topology: bus.topology, logger: createLogger({ name: 'sim-test', level: 'silent' }), relay: false });
+    spores = await startService(
+      configuredSporesService({
+        heartbeatIntervalMs: HEARTBEAT_MS,
+        missesBeforeSuspect: 3,
+        downGraceMs: 400,
+        maxClockSkewMs: 5000,
+        initialTrust: 0.5,
+        tierRules: DEFAULT_TIER_RULES,
+        tierEvaluationMs: 10_000,
+        network,
+        natsServers: [bus.natsUrl],
+      }),
+      runtime,
+      { port: 0 },
+    );
+    client = new CommandClient(bus.nc, bus.topology);
+    const token = issueJoinToken(network.signer!, { tier: 'sclerotia', ttlSeconds: 600 }).token;
+    simulator = new Simulator({ nc: bus.nc, network: network.info.networkId, token, subject: (subject) => bus.topology.subject(subject) });
+  });
+  afterAll(async () => {
+    await simulator?.stop();
+    await spores?.stop();
+    await runtime?.close();
+    await bus?.dispose();
+    await db?.dispose();
+  });
+
+  it('joins many signed virtual nodes, keeps them alive, and applies faults on demand', async () => {
+    const joined = await simulator.join(40);
+    expect(joined).toMatchObject({ joined: 40, failed: 0 });
+    simulator.startHeartbeats(HEARTBEAT_MS);
+    const alive = async () => {
+      const reply = await client.send(QueryNodes, { status: 'alive', limit: 1 });
+      return reply.ok ? reply.result.total : 0;
+    };
+    await waitFor(async () => (await alive()) === 40, { what: '40 alive nodes' });
+
+    const killed = simulator.fault('kill', 3);
+    const forged = simulator.fault('forge', 2);
+    const paused = simulator.fault('pause', 2, { pauseMs: HEARTBEAT_MS * 12, intervalMs: HEARTBEAT_MS });
+    for (const nodeId of killed) await waitFor(async () => (await statusOf(nodeId)) === 'down', { what: `${nodeId} down` });
+    // A forger's heartbeats are refused: it goes silent for the grid, and every refusal is on record.
+    for (const nodeId of forged) {
+      await waitFor(async () => (await db.store.readStream(`spores/security/${nodeId}`)).some((event) => (event.data as { code: string }).code === 'BAD_SIGNATURE'), {
+        what: `${nodeId}'s forged heartbeats recorded`,
+      });
+    }
+    // A paused node falls silent long enough to be suspected, then comes back.
+    const historyOf = async (nodeId: string) => {
+      const reply = await client.send(GetNode, { nodeId, history: true });
+      return reply.ok ? reply.result.history!.map((entry) => entry.type.split('.')[2]) : [];
+    };
+    for (const nodeId of paused) {
+      await waitFor(async () => (await historyOf(nodeId)).includes('node-recovered'), { what: `${nodeId} back`, timeoutMs: 30_000 });
+      expect(await historyOf(nodeId)).toEqual(expect.arrayContaining(['node-suspected', 'node-recovered']));
+      expect(await statusOf(nodeId)).toBe('alive');
+    }
+    expect(simulator.stats().byState).toMatchObject({ killed: 3, forging: 2 });
+  });
+});
