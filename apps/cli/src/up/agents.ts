@@ -31,12 +31,18 @@ export async function startLocalAgents(options: {
   const { count, home, network, natsUrl, namespace, sink } = options;
   if (count === 0) return { nodeIds: [], stop: async () => undefined };
   const id = randomUUID();
+  const ttlSeconds = 86_400;
+  // As for any token: the credentials outlive it by ten minutes, so an expired token still gets
+  // a clear refusal from the spores service rather than a bare NATS authorization error.
   const creds = network.nats?.canIssue
-    ? await network.nats.issueCreds(`join-${id}`, { permissions: bootstrapPermissions(id, namespace ? `${namespace}.` : ''), expiresAt: new Date(Date.now() + 86_400_000) })
+    ? await network.nats.issueCreds(`join-${id}`, {
+        permissions: bootstrapPermissions(id, namespace ? `${namespace}.` : ''),
+        expiresAt: new Date(Date.now() + (ttlSeconds + 600) * 1000),
+      })
     : undefined;
   const { token } = issueJoinToken(network.signer!, {
     tier: 'sclerotia',
-    ttlSeconds: 86_400,
+    ttlSeconds,
     id,
     nats: { servers: [natsUrl], ...(creds ? { creds } : {}), ...(namespace ? { namespace } : {}) },
   });
