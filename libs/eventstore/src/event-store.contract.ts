@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestStore, waitFor } from '@mycelium/testing';
-import { InvalidAppendError, WrongExpectedVersionError } from './errors.js';
+import { EventStoreClosedError, InvalidAppendError, WrongExpectedVersionError } from './errors.js';
 import type { EventStore, RecordedEvent } from './types.js';
 
 let counter = 0;
@@ -381,6 +381,20 @@ export function describeEventStoreContract(adapter: string, open: () => Promise<
         const second = await store.tryAcquireLease(name);
         expect(second?.isHeld).toBe(true);
         await second!.release();
+      });
+    });
+
+    describe('closing', () => {
+      it('lets reads in flight settle, and refuses new ones with a clear error', async () => {
+        const own = await open();
+        await own.store.append(`closing/${streamOf()}`, [{ type: 'Seen', data: {} }]);
+        const reads = Array.from({ length: 5 }, () => own.store.readAll({ maxCount: 10 }).then(
+          (page) => page.events.length,
+          (error: unknown) => error,
+        ));
+        await own.dispose();
+        for (const outcome of await Promise.all(reads)) expect(outcome === 1 || outcome instanceof Error).toBe(true);
+        await expect(own.store.readAll()).rejects.toBeInstanceOf(EventStoreClosedError);
       });
     });
   });

@@ -30,6 +30,7 @@ export type { DriverLogger, SqlDriver } from './drivers/driver.js';
 export { PGliteDriver, type PGliteDriverOptions } from './drivers/pglite.driver.js';
 export { PostgresDriver, type PostgresDriverOptions } from './drivers/postgres.driver.js';
 export { SqlEventStore, type SqlEventStoreOptions } from './sql-event-store.js';
+export { followAll, type FollowOptions } from './follow.js';
 export { openEventStore, type OpenEventStoreOptions } from './open-event-store.js';
 export { MAX_EVENTS_PER_TRANSACTION, POSITION_SHIFT } from './migrations.js';
 export { type Decider, type DomainEvent, type HandleCommandOptions, type HandledCommand, handleCommand } from './decider.js';

@@ -21,6 +21,7 @@ export class PostgresDriver implements SqlDriver {
   readonly #logger: DriverLogger;
   readonly #listeners = new Set<() => void>();
   readonly #leases = new Set<SignalledLease>();
+  readonly #inFlight = new Set<Promise<unknown>>();
   #listenClient: pg.Client | undefined;
   #listenStarting: Promise<void> | undefined;
   #notifyClient: pg.Client | undefined;
@@ -42,12 +43,23 @@ export class PostgresDriver implements SqlDriver {
   }
 
   async query<Row>(text: string, params?: unknown[], options?: QueryOptions): Promise<SqlResult<Row>> {
-    const result = await this.#pool.query({ text, values: params, name: options?.prepareAs });
+    const result = await this.#tracked(this.#pool.query({ text, values: params, name: options?.prepareAs }));
     return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
   }
 
+  /**
+   * Remembers work in flight until it settles, for close() to wait on: pg-pool's end() drops
+   * callers still queued for a connection, whose promises would then never settle.
+   */
+  #tracked<T>(work: Promise<T>): Promise<T> {
+    this.#inFlight.add(work);
+    const forget = () => this.#inFlight.delete(work);
+    work.then(forget, forget);
+    return work;
+  }
+
   async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    const client = await this.#pool.connect();
+    const client = await this.#tracked(this.#pool.connect());
     const tx: SqlExecutor = {
       query: async <Row>(text: string, params?: unknown[], options?: QueryOptions) => {
         const result = await client.query({ text, values: params, name: options?.prepareAs });
@@ -226,6 +238,7 @@ export class PostgresDriver implements SqlDriver {
     this.#listenClient = undefined;
     this.#notifyClient = undefined;
     await Promise.all(clients.map((client) => client?.end().catch(() => undefined)));
+    await Promise.allSettled([...this.#inFlight]);
     await this.#pool.end();
   }
 }

@@ -1,0 +1,66 @@
+import { EventStoreClosedError } from './errors.js';
+import type { EventStore, ReadAllFilter, RecordedEvent } from './types.js';
+
+export interface FollowOptions extends ReadAllFilter {
+  /** Exclusive start position; default the start of the log. */
+  after?: bigint;
+  /** Stops following; the promise then resolves. */
+  signal: AbortSignal;
+  /** Folds a page in. Must be idempotent by position: after an error, the page may come again. */
+  apply(events: RecordedEvent[]): void | Promise<void>;
+  /** Called once, when everything logged before the start has been applied. */
+  onCaughtUp?(): void;
+  /** A failed read or apply; following resumes after `retryInMs`. */
+  onError?(error: unknown, retryInMs: number): void;
+  /** Longest wait between retries (default 5 s); the first is 100 ms. */
+  maxBackoffMs?: number;
+}
+
+/**
+ * Catches an in-process projection up with the log, then keeps it current, and survives the
+ * store failing under it (a PostgreSQL restart, a dropped connection): it resumes from the last
+ * position it applied, backing off, until the signal stops it or the store is closed.
+ */
+export async function followAll(store: EventStore, options: FollowOptions): Promise<void> {
+  const filter: ReadAllFilter = { streamPrefixes: options.streamPrefixes, types: options.types };
+  const maxBackoffMs = options.maxBackoffMs ?? 5000;
+  let after = options.after ?? 0n;
+  let caughtUp = false;
+  let backoff = 100;
+  while (!options.signal.aborted) {
+    try {
+      while (!caughtUp) {
+        const page = await store.readAll({ ...filter, after, maxCount: 5000 });
+        if (page.events.length > 0) await options.apply(page.events);
+        after = page.next;
+        backoff = 100;
+        if (!page.isFull) {
+          caughtUp = true;
+          options.onCaughtUp?.();
+        }
+      }
+      for await (const page of store.subscribeAllPages({ ...filter, after, signal: options.signal })) {
+        await options.apply(page);
+        after = page[page.length - 1]!.position;
+        backoff = 100;
+      }
+    } catch (error) {
+      if (options.signal.aborted || error instanceof EventStoreClosedError) return;
+      options.onError?.(error, backoff);
+      await sleep(backoff, options.signal);
+      backoff = Math.min(backoff * 2, maxBackoffMs);
+    }
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
