@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { newNonce, openEnvelope, peekEnvelope, sealEnvelope } from './envelope.js';
 import { IdentityRejection } from './errors.js';
 import { issueJoinToken, verifyJoinToken } from './join-token.js';
+import { issueMembership, verifyMembership } from './membership.js';
 import { generateKeyMaterial, networkIdOf, nodeIdOf, Signer, verifySignature } from './keys.js';
 import { ReplayGuard } from './replay-guard.js';
 
@@ -106,5 +107,26 @@ describe('join tokens', () => {
     const { token: foreign } = issueJoinToken(other, { tier: 'hyphae', ttlSeconds: 60, now });
     expect(rejectionOf(() => verifyJoinToken(foreign, { id, publicKey: network.publicKey }, now))).toBe('WRONG_NETWORK');
     expect(rejectionOf(() => verifyJoinToken('abc', { id, publicKey: network.publicKey }, now))).toBe('MALFORMED');
+  });
+});
+
+describe('membership certificates', () => {
+  const networkSigner = signerOf();
+  const network = { id: networkIdOf(networkSigner.publicKey), publicKey: networkSigner.publicKey };
+  const member = signerOf();
+
+  it('names the member’s key and node id under the network’s signature', () => {
+    const certificate = verifyMembership(issueMembership(networkSigner, { network: network.id, publicKey: member.publicKey, now: 5 }), network, member.publicKey);
+    expect(certificate).toEqual({ kind: 'membership', network: network.id, nodeId: nodeIdOf(member.publicKey), publicKey: member.publicKey, issuedAt: 5 });
+  });
+
+  it('refuses one signed by another key, for another network or for another member', () => {
+    const stranger = signerOf();
+    const selfIssued = issueMembership(stranger, { network: network.id, publicKey: stranger.publicKey });
+    expect(() => verifyMembership(selfIssued, network)).toThrow(expect.objectContaining({ code: 'BAD_SIGNATURE' }));
+    const elsewhere = issueMembership(networkSigner, { network: 'net-other', publicKey: member.publicKey });
+    expect(() => verifyMembership(elsewhere, network)).toThrow(expect.objectContaining({ code: 'WRONG_NETWORK' }));
+    const othersCertificate = issueMembership(networkSigner, { network: network.id, publicKey: member.publicKey });
+    expect(() => verifyMembership(othersCertificate, network, stranger.publicKey)).toThrow(expect.objectContaining({ code: 'NODE_ID_MISMATCH' }));
   });
 });

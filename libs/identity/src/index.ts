@@ -1,6 +1,7 @@
 export { fromBase64Url, toBase64Url } from './encoding.js';
 export { IdentityRejection, type IdentityRejectionCode } from './errors.js';
 export { generateKeyMaterial, type KeyMaterial, networkIdOf, nodeIdOf, Signer, verifySignature } from './keys.js';
+export { issueMembership, type MembershipCertificate, verifyMembership } from './membership.js';
 export { newNonce, openEnvelope, peekEnvelope, sealEnvelope, type SignedEnvelope } from './envelope.js';
 export { ReplayGuard } from './replay-guard.js';
 export { isNodeTier, NODE_TIERS, type NodeTier, TIER_RANK } from './tiers.js';
