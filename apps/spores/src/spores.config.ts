@@ -20,6 +20,8 @@ export interface SporesConfig {
   network?: Network;
   /** Where the seed snapshot goes: a file path, file:// or http(s):// URL (PUT). */
   seedExport?: string;
+  /** Longest time between two snapshots: agents refuse old ones, so a quiet grid still writes. */
+  seedRefreshMs?: number;
   /** NATS servers agents should know about (seed snapshots, join replies). */
   natsServers: string[];
 }
@@ -44,6 +46,7 @@ export function sporesConfigFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = 
     tierEvaluationMs: number(env.MYCELIUM_TIER_EVALUATION_MS, 10_000),
     network: networkExists(networkDir) ? loadNetwork(networkDir) : undefined,
     seedExport: env.MYCELIUM_SEED_EXPORT || join(home, 'spores', 'seed.json'),
+    seedRefreshMs: number(env.MYCELIUM_SEED_REFRESH_MS, 3_600_000),
     natsServers: (env.MYCELIUM_ADVERTISED_NATS || env.NATS_URL || 'nats://127.0.0.1:4222').split(',').map((server) => server.trim()),
   };
 }

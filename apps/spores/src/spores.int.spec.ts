@@ -1,85 +1,32 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { GetNode, type NodeView, QueryNodes, type SeedSnapshotV1, SetNodeTrust } from '@mycelium/contracts';
-import { initNetwork, issueJoinToken, type Network, newNonce, openEnvelope, Signer, generateKeyMaterial } from '@mycelium/identity';
-import { CommandClient, loadConfig, openRuntime, type RunningService, type Runtime, startService } from '@mycelium/messaging';
-import { GridLink, JoinRefused, joinMessage, newNodeIdentity, VirtualNode } from '@mycelium/node-client';
-import { openPostgresTestStore, openTestBus, type TestBus, type TestStore, waitFor } from '@mycelium/testing';
-import { createLogger } from '@mycelium/telemetry';
+import { generateKeyMaterial, issueJoinToken, type Network, newNonce, openEnvelope, Signer } from '@mycelium/identity';
+import type { CommandClient } from '@mycelium/messaging';
+import { type GridLink, JoinRefused, joinMessage, newNodeIdentity } from '@mycelium/node-client';
+import { type TestBus, type TestStore, waitFor } from '@mycelium/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_TIER_RULES } from './domain/node/tier-rules.js';
-import type { SporesConfig } from './spores.config.js';
-import { configuredSporesService } from './spores.service.js';
-
-const HEARTBEAT_MS = 200;
-const DOWN_GRACE_MS = 500;
-const capabilities = { cpuCores: 8, memoryMiB: 16384, diskGiB: 500, region: 'eu-west', tags: ['ssd'], agentVersion: '0.1.0' };
+import { capabilities, DOWN_GRACE_MS, HEARTBEAT_MS, openSporesFixture, type SporesFixture } from './spores.fixture.js';
 
 describe('spores service', () => {
+  let grid: SporesFixture;
   let db: TestStore;
   let bus: TestBus;
   let network: Network;
-  let runtime: Runtime;
-  let spores: RunningService;
   let client: CommandClient;
   let link: GridLink;
   let token: string;
   let seedFile: string;
-  const nodes: VirtualNode[] = [];
 
-  const config = (): SporesConfig => ({
-    heartbeatIntervalMs: HEARTBEAT_MS,
-    missesBeforeSuspect: 3,
-    downGraceMs: DOWN_GRACE_MS,
-    maxClockSkewMs: 5000,
-    initialTrust: 0.5,
-    tierRules: { ...DEFAULT_TIER_RULES, sclerotia: { ...DEFAULT_TIER_RULES.sclerotia, minAgeMs: 1000 } },
-    tierEvaluationMs: 200,
-    network,
-    seedExport: seedFile,
-    natsServers: [bus.natsUrl],
-  });
-
-  const startSpores = async () => {
-    spores = await startService(configuredSporesService(config()), runtime, { port: 0 });
-  };
-
-  const node = (options: Partial<ConstructorParameters<typeof VirtualNode>[0]> = {}) => {
-    const created = new VirtualNode({ link, network: network.info.networkId, token, capabilities, ...options });
-    nodes.push(created);
-    return created;
-  };
-
-  const viewOf = async (nodeId: string): Promise<NodeView> => {
-    const reply = await client.send(GetNode, { nodeId });
-    if (!reply.ok) throw new Error(reply.error.message);
-    return reply.result.node;
-  };
-
-  const securityEvents = async (nodeId: string) =>
-    (await db.store.readStream(`spores/security/${nodeId}`)).map((event) => (event.data as { code: string }).code);
+  const node: SporesFixture['node'] = (options) => grid.node(options);
+  const viewOf = (nodeId: string): Promise<NodeView> => grid.viewOf(nodeId);
+  const securityEvents = (stream: string) => grid.securityEvents(stream);
 
   beforeAll(async () => {
-    db = await openPostgresTestStore();
-    bus = await openTestBus();
-    const dir = mkdtempSync(join(tmpdir(), 'spores-'));
-    network = await initNetwork(join(dir, 'network'), { secured: false });
-    seedFile = join(dir, 'seed.json');
-    token = issueJoinToken(network.signer!, { tier: 'sclerotia', ttlSeconds: 3600 }).token;
-    const gridConfig = { ...loadConfig({}, dir), natsUrl: bus.natsUrl, databaseUrl: db.databaseUrl, schema: db.schema, namespace: bus.topology.namespace };
-    runtime = await openRuntime({ config: gridConfig, topology: bus.topology, logger: createLogger({ name: 'spores-test', level: 'silent' }), relay: false });
-    await startSpores();
-    client = new CommandClient(bus.nc, bus.topology);
-    link = new GridLink(bus.nc, (subject) => bus.topology.subject(subject));
+    grid = await openSporesFixture();
+    await grid.start();
+    ({ db, bus, network, client, link, token, seedFile } = grid);
   });
-  afterAll(async () => {
-    for (const created of nodes) created.close();
-    await spores?.stop();
-    await runtime?.close();
-    await bus?.dispose();
-    await db?.dispose();
-  });
+  afterAll(() => grid?.dispose());
 
   describe('joining', () => {
     it('accepts a valid join and lists the node in the registry', async () => {
@@ -90,13 +37,14 @@ describe('spores service', () => {
       expect(view).toMatchObject({ status: 'alive', tier: 'rhizomorph', region: 'eu-west', trust: 0.5, uptime: { last24h: 100 } });
     });
 
-    it('refuses a forged signature, and records it', async () => {
+    it('refuses a forged signature, and records it as no node’s: the claimed id is unproven', async () => {
       const forger = newNodeIdentity();
       const message = joinMessage(forger, { network: network.info.networkId, token, requestedTier: 'rhizomorph', capabilities });
       const other = Signer.fromPem(generateKeyMaterial().privateKeyPem);
       const forged = { ...message, sig: other.sign(Buffer.from(message.payload, 'base64url')) };
       await expect(link.join(forged)).rejects.toMatchObject({ code: 'BAD_SIGNATURE', message: expect.stringMatching(/signature/) });
-      await waitFor(async () => (await securityEvents(forger.nodeId)).includes('BAD_SIGNATURE'), { what: 'the security event' });
+      await waitFor(async () => (await securityEvents('unattributed')).includes('BAD_SIGNATURE'), { what: 'the security event' });
+      expect(await securityEvents(forger.nodeId)).toEqual([]);
     });
 
     it('refuses a token of another network, naming the network', async () => {
@@ -241,7 +189,7 @@ describe('spores service', () => {
       const stable = (views: NodeView[]) =>
         views.map(({ lastSeenAt: _seen, free: _free, uptime: _uptime, ...rest }) => rest).sort((a, b) => a.nodeId.localeCompare(b.nodeId));
       // Let the grid settle: every node silent, so none changes while the service restarts.
-      for (const created of nodes) created.kill();
+      for (const created of grid.nodes) created.kill();
       const settled = async () => {
         const reply = await client.send(QueryNodes, { limit: 10_000 });
         return reply.ok && reply.result.nodes.every((view) => view.status === 'down' || view.status === 'left') && JSON.stringify(stable(reply.result.nodes));
@@ -257,8 +205,8 @@ describe('spores service', () => {
         { intervalMs: 700, timeoutMs: 30_000, what: 'a settled registry' },
       );
       const before = await client.send(QueryNodes, { limit: 10_000 });
-      await spores.stop();
-      await startSpores();
+      await grid.spores.stop();
+      await grid.start();
       const after = await client.send(QueryNodes, { limit: 10_000 });
       expect(before.ok && after.ok).toBe(true);
       if (before.ok && after.ok) {
@@ -266,5 +214,51 @@ describe('spores service', () => {
         expect(stable(after.result.nodes)).toEqual(stable(before.result.nodes));
       }
     });
+  });
+
+  it('returns a node’s newest events, at most what fits in one reply, and says how many it has', async () => {
+    const member = node();
+    await member.join();
+    // Far more history than fits in a NATS message (1 MB): 1500 events of some 700 bytes.
+    const stream = `spores/node/${member.nodeId}`;
+    const trustChange = (i: number) => ({
+      type: 'mycelium.spores.node-trust-changed.v1',
+      data: { nodeId: member.nodeId, from: 0.5, to: 0.5, reason: `check ${i} `.padEnd(500, '.'), at: new Date().toISOString() },
+    });
+    let newest = 0n;
+    for (let batch = 0; batch < 3; batch += 1) {
+      newest = (await db.store.append(stream, Array.from({ length: 500 }, (_, i) => trustChange(batch * 500 + i)))).lastPosition;
+    }
+
+    const byDefault = await client.send(GetNode, { nodeId: member.nodeId, history: true });
+    if (!byDefault.ok) throw new Error(byDefault.error.message);
+    expect(byDefault.result.history).toHaveLength(100);
+    expect(byDefault.result.historyTotal).toBeGreaterThanOrEqual(1501);
+    expect(byDefault.result.historyTruncated).toBe(true);
+    const positions = byDefault.result.history!.map((entry) => BigInt(entry.position));
+    expect(positions).toEqual([...positions].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    expect(positions.at(-1)! >= newest).toBe(true);
+
+    const most = await client.send(GetNode, { nodeId: member.nodeId, history: true, historyLimit: 1000 });
+    if (!most.ok) throw new Error(most.error.message);
+    expect(most.result.history!.length).toBeGreaterThan(100);
+    expect(most.result.history!.length).toBeLessThan(1000);
+    expect(Buffer.byteLength(JSON.stringify(most.result))).toBeLessThan(1024 * 1024);
+    expect(most.result).toMatchObject({ historyTruncated: true, historyTotal: byDefault.result.historyTotal });
+    expect(BigInt(most.result.history!.at(-1)!.position) >= newest).toBe(true);
+
+    expect(await client.send(GetNode, { nodeId: member.nodeId, history: true, historyLimit: 1001 })).toMatchObject({
+      ok: false,
+      error: { code: 'VALIDATION_FAILED', field: 'historyLimit' },
+    });
+  });
+
+  it('returns the whole history of a node with few events, saying nothing was left out', async () => {
+    const member = node();
+    await member.join();
+    const reply = await client.send(GetNode, { nodeId: member.nodeId, history: true });
+    if (!reply.ok) throw new Error(reply.error.message);
+    expect(reply.result.history![0]).toMatchObject({ type: 'mycelium.spores.node-joined.v1' });
+    expect(reply.result).toMatchObject({ historyTotal: reply.result.history!.length, historyTruncated: false });
   });
 });

@@ -29,6 +29,11 @@ export interface JoinAccepted {
   natsJwt?: string;
   /** Peers the node may gossip with, from the registry (authority: primary). */
   peers: PeerRecord[];
+  /**
+   * The network's signed word that this node's key is a member (payload: kind 'membership',
+   * network, nodeId, publicKey, issuedAt), which the node shows its gossip peers.
+   */
+  membership?: { payload: string; sig: string };
 }
 
 /** What the spores service tells a node on its notice subject, e.g. why a heartbeat was refused. */

@@ -46,6 +46,11 @@ export class NodeJoinedV1 {
 
   @IsISO8601()
   at!: string;
+
+  /** When the node signed the message that caused this: an older one is a replay. */
+  @IsOptional()
+  @IsISO8601()
+  signedAt?: string;
 }
 
 export const NodeJoined = defineEvent({

@@ -1,4 +1,4 @@
-import { IsISO8601, IsString, Length, Matches } from 'class-validator';
+import { IsISO8601, IsOptional, IsString, Length, Matches } from 'class-validator';
 import { defineEvent } from '../registry.js';
 import { NODE_ID } from './shared.js';
 
@@ -12,6 +12,11 @@ export class NodeLeftV1 {
 
   @IsISO8601()
   at!: string;
+
+  /** When the node signed the message that caused this: an older one is a replay. */
+  @IsOptional()
+  @IsISO8601()
+  signedAt?: string;
 }
 
 export const NodeLeft = defineEvent({

@@ -1,4 +1,4 @@
-import { IsISO8601, IsIn, Matches } from 'class-validator';
+import { IsIn, IsISO8601, IsOptional, Matches } from 'class-validator';
 import { defineEvent } from '../registry.js';
 import { NODE_ID } from './shared.js';
 
@@ -11,6 +11,11 @@ export class NodeRecoveredV1 {
 
   @IsISO8601()
   at!: string;
+
+  /** When the node signed the message that caused this: an older one is a replay. */
+  @IsOptional()
+  @IsISO8601()
+  signedAt?: string;
 }
 
 export const NodeRecovered = defineEvent({

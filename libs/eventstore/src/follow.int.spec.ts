@@ -25,6 +25,7 @@ describe('followAll', () => {
     const stop = new AbortController();
     const applied: RecordedEvent[] = [];
     const errors: unknown[] = [];
+    let recoveries = 0;
     let caughtUpWith = -1;
     const following = followAll(store, {
       streamPrefixes: ['follow/'],
@@ -34,6 +35,7 @@ describe('followAll', () => {
       },
       onCaughtUp: () => (caughtUpWith = applied.length),
       onError: (error) => errors.push(error),
+      onRecovered: () => (recoveries += 1),
       maxBackoffMs: 200,
     });
     await waitFor(() => caughtUpWith === 1, { what: 'the catch-up' });
@@ -45,6 +47,7 @@ describe('followAll', () => {
     await admin.query(`ALTER TABLE ${schema}.events RENAME TO events_away`);
     await waitFor(() => errors.length >= 2, { what: 'failed reads' });
     await admin.query(`ALTER TABLE ${schema}.events_away RENAME TO events`);
+    await waitFor(() => recoveries === 1, { what: 'the recovery, with nothing new to read' });
     await store.append('follow/b', [{ type: 'Seen', data: { n: 3 } }]);
     await waitFor(() => applied.length === 3, { what: 'the event after the outage' });
 

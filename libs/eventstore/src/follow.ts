@@ -12,6 +12,8 @@ export interface FollowOptions extends ReadAllFilter {
   onCaughtUp?(): void;
   /** A failed read or apply; following resumes after `retryInMs`. */
   onError?(error: unknown, retryInMs: number): void;
+  /** The first successful read after a failure. */
+  onRecovered?(): void;
   /** Longest wait between retries (default 5 s); the first is 100 ms. */
   maxBackoffMs?: number;
 }
@@ -26,26 +28,36 @@ export async function followAll(store: EventStore, options: FollowOptions): Prom
   const maxBackoffMs = options.maxBackoffMs ?? 5000;
   let after = options.after ?? 0n;
   let caughtUp = false;
+  let failing = false;
   let backoff = 100;
+  const recovered = () => {
+    if (!failing) return;
+    failing = false;
+    backoff = 100;
+    options.onRecovered?.();
+  };
   while (!options.signal.aborted) {
     try {
       while (!caughtUp) {
         const page = await store.readAll({ ...filter, after, maxCount: 5000 });
+        recovered();
         if (page.events.length > 0) await options.apply(page.events);
         after = page.next;
-        backoff = 100;
         if (!page.isFull) {
           caughtUp = true;
           options.onCaughtUp?.();
         }
       }
+      // A quiet log yields nothing to prove the store is back: ask it something.
+      if (failing) await store.headPosition();
+      recovered();
       for await (const page of store.subscribeAllPages({ ...filter, after, signal: options.signal })) {
         await options.apply(page);
         after = page[page.length - 1]!.position;
-        backoff = 100;
       }
     } catch (error) {
       if (options.signal.aborted || error instanceof EventStoreClosedError) return;
+      failing = true;
       options.onError?.(error, backoff);
       await sleep(backoff, options.signal);
       backoff = Math.min(backoff * 2, maxBackoffMs);

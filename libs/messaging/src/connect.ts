@@ -12,13 +12,22 @@ export interface ConnectNatsOptions {
   creds?: string;
 }
 
-const linkStates = new WeakMap<NatsConnection, 'connected' | 'reconnecting'>();
+const linkStates = new WeakMap<NatsConnection, { state: 'connected' | 'reconnecting'; since: number }>();
 
 /** Whether a connection made by {@link connectNats} is up, reconnecting, draining or closed. */
 export function natsLinkState(nc: NatsConnection): 'connected' | 'reconnecting' | 'draining' | 'closed' {
   if (nc.isClosed()) return 'closed';
   if (nc.isDraining()) return 'draining';
-  return linkStates.get(nc) ?? 'connected';
+  return linkStates.get(nc)?.state ?? 'connected';
+}
+
+/**
+ * Since when (ms since the epoch) a connection made by {@link connectNats} has been up without a
+ * break; undefined while it is not. Whoever judges others by their silence starts counting here.
+ */
+export function natsConnectedSince(nc: NatsConnection): number | undefined {
+  if (natsLinkState(nc) !== 'connected') return undefined;
+  return linkStates.get(nc)?.since ?? 0;
 }
 
 /** Thrown when no NATS server answers at the configured address. */
@@ -50,14 +59,14 @@ export async function connectNats(options: ConnectNatsOptions): Promise<NatsConn
     throw new NatsUnreachableError(options.url, { cause: error });
   }
   const logger = options.logger;
-  linkStates.set(nc, 'connected');
+  linkStates.set(nc, { state: 'connected', since: Date.now() });
   void (async () => {
     for await (const status of nc.status()) {
       if (status.type === 'disconnect') {
-        linkStates.set(nc, 'reconnecting');
+        linkStates.set(nc, { state: 'reconnecting', since: Date.now() });
         logger?.warn({ server: status.server }, 'lost the NATS connection; reconnecting');
       } else if (status.type === 'reconnect') {
-        linkStates.set(nc, 'connected');
+        linkStates.set(nc, { state: 'connected', since: Date.now() });
         logger?.info({ server: status.server }, 'reconnected to NATS');
       } else if (status.type === 'error') {
         logger?.error({ err: status.error }, 'NATS connection error');

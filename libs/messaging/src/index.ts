@@ -1,5 +1,5 @@
 export { type GridConfig, DEFAULT_PORTS, embeddedStoreDir, loadConfig } from './config.js';
-export { closeNats, connectNats, type ConnectNatsOptions, natsLinkState, NatsUnreachableError } from './connect.js';
+export { closeNats, connectNats, type ConnectNatsOptions, natsConnectedSince, natsLinkState, NatsUnreachableError } from './connect.js';
 export { ensureStreams, type StreamOptions } from './streams.js';
 export { Topology } from './topology.js';
 export { Headers } from './headers.js';

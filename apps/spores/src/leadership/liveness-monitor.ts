@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
-import { SERVICE_LOGGER } from '@mycelium/messaging';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { NATS_CONNECTION, natsConnectedSince, SERVICE_LOGGER } from '@mycelium/messaging';
 import type { Logger } from '@mycelium/telemetry';
 import { nextTier } from '../domain/node/tier-rules.js';
 import { DAY_MS, uptimePercent } from '../domain/node/uptime.js';
@@ -20,8 +21,11 @@ export class LivenessMonitor implements OnApplicationBootstrap, OnModuleDestroy 
   #tierTimer: NodeJS.Timeout | undefined;
   #sweeping = false;
   #evaluating = false;
+  /** When this instance started hearing heartbeats; it judges no silence before. */
+  #listeningSince: number | undefined;
 
   constructor(
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
     @Inject(SPORES_CONFIG) private readonly config: SporesConfig,
     @Inject(SERVICE_LOGGER) private readonly logger: Logger,
     private readonly registry: NodeRegistry,
@@ -40,6 +44,21 @@ export class LivenessMonitor implements OnApplicationBootstrap, OnModuleDestroy 
     clearInterval(this.#tierTimer);
   }
 
+  /** Called once heartbeats reach this instance (the registry is loaded and they are subscribed). */
+  startListening(at = Date.now()): void {
+    this.#listeningSince ??= at;
+  }
+
+  /**
+   * Since when this instance could have heard every heartbeat as leader: not before it listened,
+   * led, and last (re)connected to NATS. Undefined while it cannot judge at all.
+   */
+  #judgingSince(): number | undefined {
+    const connectedSince = natsConnectedSince(this.nc);
+    if (!this.leadership.isLeader || this.#listeningSince === undefined || connectedSince === undefined) return undefined;
+    return Math.max(this.#listeningSince, this.leadership.leaderSince, connectedSince);
+  }
+
   /** A valid heartbeat or join: the node is alive now. */
   signOfLife(nodeId: string, at = Date.now()): void {
     this.#lastHeard.set(nodeId, at);
@@ -56,7 +75,8 @@ export class LivenessMonitor implements OnApplicationBootstrap, OnModuleDestroy 
   }
 
   async #sweep(): Promise<void> {
-    if (!this.leadership.isLeader || this.#sweeping) return;
+    const judgingSince = this.#judgingSince();
+    if (judgingSince === undefined || this.#sweeping) return;
     this.#sweeping = true;
     try {
       const now = Date.now();
@@ -64,13 +84,20 @@ export class LivenessMonitor implements OnApplicationBootstrap, OnModuleDestroy 
       const work: Promise<unknown>[] = [];
       for (const { node } of this.registry.entries()) {
         if (node.status === 'down' || node.status === 'left') continue;
-        // A new leader has not heard anyone yet: silence counts from when it took over.
-        const last = Math.max(this.#lastHeard.get(node.nodeId) ?? 0, Date.parse(node.statusSince), this.leadership.leaderSince);
-        const silence = now - last;
+        const heard = this.#lastHeard.get(node.nodeId) ?? 0;
+        const statusSince = Date.parse(node.statusSince);
         const at = new Date(now).toISOString();
+        if (node.status !== 'alive' && heard > statusSince) {
+          // Heard by this instance while another led (or before the change was logged): recovered.
+          work.push(this.commands.execute(node.nodeId, { type: 'RecordSignOfLife', data: { now: new Date(heard).toISOString() } }));
+          continue;
+        }
+        // Silence counts from the last heartbeat heard, but never from before this instance could hear.
+        const last = Math.max(heard, statusSince, judgingSince);
+        const silence = now - last;
         const lastHeartbeatAt = new Date(last).toISOString();
         if (node.status === 'suspected') {
-          const since = Date.parse(node.suspectedAt ?? node.statusSince);
+          const since = Math.max(Date.parse(node.suspectedAt ?? node.statusSince), judgingSince);
           if (now - since >= this.config.downGraceMs) {
             work.push(this.commands.execute(node.nodeId, { type: 'DeclareNodeDown', data: { lastHeartbeatAt, now: at } }));
           }

@@ -17,6 +17,7 @@ import {
 import {
   agentPermissions,
   IdentityRejection,
+  issueMembership,
   nodeIdOf,
   openEnvelope,
   peekEnvelope,
@@ -27,16 +28,22 @@ import { NATS_CONNECTION, SERVICE_LOGGER, SERVICE_METRICS, TOPOLOGY, type Topolo
 import type { Logger, ServiceMetrics } from '@mycelium/telemetry';
 import { Leadership } from '../leadership/leadership.js';
 import { LivenessMonitor } from '../leadership/liveness-monitor.js';
+import { NodeErrors } from '../domain/node/node.decider.js';
 import { NodeCommands } from '../registry/node-commands.js';
 import { NodeRegistry } from '../registry/node-registry.js';
 import { SPORES_CONFIG, type SporesConfig } from '../spores.config.js';
 import { SecurityLog } from './security-log.js';
 
 const encoder = new TextEncoder();
+const NODE_ID = /^[0-9a-f]{20}$/;
+const INBOX = /^_INBOX(_[A-Za-z0-9]+)?\.[A-Za-z0-9._-]+$/;
 const decoder = new TextDecoder();
 
 /** A refusal with the code the agent (and the security log) sees. */
 class Refusal extends Error {
+  /** The sender, once its signature proved who it is. */
+  nodeId: string | undefined;
+
   constructor(
     readonly code: SecurityViolationCode | 'NOT_A_MEMBER' | 'NO_NETWORK',
     message: string,
@@ -85,6 +92,8 @@ export class AgentProtocol implements OnApplicationBootstrap, OnModuleDestroy {
       this.nc.subscribe(subject(AgentSubjects.allLeaves), { queue: 'spores', callback: (_e, msg) => void this.#serve(msg, 'leave') }),
       this.nc.subscribe(subject(AgentSubjects.allHeartbeats), { callback: (_e, msg) => void this.#serve(msg, 'heartbeat') }),
     );
+    await this.nc.flush();
+    this.liveness.startListening();
   }
 
   async onModuleDestroy(): Promise<void> {
@@ -102,8 +111,12 @@ export class AgentProtocol implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  /** Opens a signed message: key known (heartbeat, leave) or carried (join); always fresh and new. */
-  #open<T extends object>(msg: Msg, payloadClass: new () => T, publicKeyOf: (claimedNodeId: string, carried?: string) => string | undefined): T & { nodeId: string } {
+  /**
+   * Opens a signed message: key known (heartbeat, leave) or carried (join); always fresh and new.
+   * A node's own messages come on its own subject (which only it may publish on, on a secured
+   * network), so the subject names the sender before anything in the message is believed.
+   */
+  #open<T extends object>(msg: Msg, payloadClass: new () => T, publicKeyOf: (nodeId: string, carried?: string) => string | undefined): T & { nodeId: string; ts: number } {
     let envelope: unknown;
     try {
       envelope = JSON.parse(decoder.decode(msg.data));
@@ -112,42 +125,50 @@ export class AgentProtocol implements OnApplicationBootstrap, OnModuleDestroy {
     }
     const peeked = peekEnvelope<{ nodeId?: unknown }>(envelope);
     const claimed = typeof peeked.nodeId === 'string' ? peeked.nodeId : '';
+    const subjectNode = this.#subjectNode(msg);
+    if (subjectNode !== undefined && subjectNode !== claimed) {
+      throw new Refusal('NODE_ID_MISMATCH', `the message came on the subject of node ${subjectNode} but names another node`);
+    }
     const publicKey = publicKeyOf(claimed, peeked.pub);
-    if (!publicKey) throw new Refusal('UNKNOWN_NODE', `node ${claimed || '?'} is not a member: join first`, false);
+    if (!publicKey) throw new Refusal('UNKNOWN_NODE', `node ${subjectNode ?? '?'} is not a member: join first`, false);
     const payload = openEnvelope<Record<string, unknown>>(envelope, publicKey);
-    let checked: T & { nodeId: string };
     try {
-      checked = validatePayload(payloadClass, payload, { forbidUnknown: true }) as T & { nodeId: string };
+      let checked: T & { nodeId: string; ts: number };
+      try {
+        checked = validatePayload(payloadClass, payload, { forbidUnknown: true }) as T & { nodeId: string; ts: number };
+      } catch (error) {
+        const violation = error as ContractViolation;
+        throw new Refusal('MALFORMED', `${violation.message}${violation.field ? ` (field ${violation.field})` : ''}`);
+      }
+      if (nodeIdOf(publicKey) !== checked.nodeId) throw new Refusal('NODE_ID_MISMATCH', 'the node id is not the hash of the key that signed the message');
+      const network = (payload as { network?: unknown }).network;
+      if (this.config.network && network !== this.config.network.info.networkId) {
+        // The sender's text is not echoed: it could be anything.
+        throw new Refusal('WRONG_NETWORK', `the message is for another network; this is ${this.config.network.info.networkId}`);
+      }
+      this.#replays.check(checked.nodeId, (payload as { ts?: unknown }).ts, (payload as { nonce?: unknown }).nonce, Date.now());
+      return checked;
     } catch (error) {
-      const violation = error as ContractViolation;
-      throw new Refusal('MALFORMED', `${violation.message}${violation.field ? ` (field ${violation.field})` : ''}`);
+      const refusal = this.#refusal(error);
+      refusal.nodeId = nodeIdOf(publicKey);
+      throw refusal;
     }
-    if (nodeIdOf(publicKey) !== checked.nodeId) throw new Refusal('NODE_ID_MISMATCH', 'the node id is not the hash of the key that signed the message');
-    const subjectNode = this.topology.unprefixed(msg.subject).split('.')[1];
-    if (msg.subject !== this.topology.subject(AgentSubjects.join) && subjectNode !== checked.nodeId) {
-      throw new Refusal('NODE_ID_MISMATCH', `the message names node ${checked.nodeId} but came on the subject of ${subjectNode}`);
-    }
-    const network = (payload as { network?: unknown }).network;
-    if (this.config.network && network !== this.config.network.info.networkId) {
-      throw new Refusal('WRONG_NETWORK', `the message is for network ${String(network)}, this is ${this.config.network.info.networkId}`);
-    }
-    this.#replays.check(checked.nodeId, (payload as { ts?: unknown }).ts, (payload as { nonce?: unknown }).nonce, Date.now());
-    return checked;
+  }
+
+  /** The node whose own subject (agent.<nodeId>.*) a message came on; undefined for the join subject. */
+  #subjectNode(msg: Msg): string | undefined {
+    const [prefix, nodeId] = this.topology.unprefixed(msg.subject).split('.');
+    return prefix === 'agent' && nodeId !== undefined && NODE_ID.test(nodeId) ? nodeId : undefined;
   }
 
   async #join(msg: Msg): Promise<void> {
-    let request: JoinRequestV1;
+    let request: JoinRequestV1 | undefined;
     const network = this.config.network;
     try {
       if (!network) throw new Refusal('NO_NETWORK', 'this grid has no network yet: its operator runs `myc network init`', false);
       request = this.#open(msg, JoinRequestV1, (_claimed, carried) => carried);
       const member = this.registry.get(request.nodeId);
-      const token =
-        !member || request.token
-          ? request.token
-            ? verifyJoinToken(request.token, { id: network.info.networkId, publicKey: network.info.publicKey }, new Date())
-            : undefined
-          : undefined;
+      const token = request.token ? this.#tokenOf(request.token, member !== undefined) : undefined;
       if (!member && !token) throw new Refusal('NOT_A_MEMBER', 'this node is not a member yet: join with a token (myc node token)', false);
       const pub = (JSON.parse(decoder.decode(msg.data)) as { pub: string }).pub;
       const now = new Date().toISOString();
@@ -163,6 +184,7 @@ export class AgentProtocol implements OnApplicationBootstrap, OnModuleDestroy {
           ...(request.gossipAddress ? { gossipAddress: request.gossipAddress } : {}),
           initialTrust: this.config.initialTrust,
           rules: this.config.tierRules,
+          signedAt: new Date(request.ts).toISOString(),
           now,
         },
       });
@@ -180,14 +202,16 @@ export class AgentProtocol implements OnApplicationBootstrap, OnModuleDestroy {
         status: state.status,
         heartbeatIntervalMs: this.config.heartbeatIntervalMs,
         ...(natsJwt ? { natsJwt } : {}),
+        ...(network.signer ? { membership: issueMembership(network.signer, { network: network.info.networkId, publicKey: pub }) } : {}),
         peers: this.registry.peers({ exclude: request.nodeId }).slice(0, 64),
       };
       this.#joins.inc({ outcome: 'accepted' });
       this.#reply(msg, { ok: true, result: accepted });
     } catch (error) {
       const refusal = this.#refusal(error);
+      refusal.nodeId ??= request?.nodeId;
       this.#joins.inc({ outcome: refusal.code });
-      if (refusal.security) await this.security.record({ claimedNodeId: this.#claimedNode(msg), subject: msg.subject, code: refusal.code as SecurityViolationCode, reason: refusal.message });
+      if (refusal.security) await this.#recordViolation(msg, refusal);
       this.#reply(msg, { ok: false, error: { code: refusal.code, message: refusal.message } });
     }
   }
@@ -195,42 +219,63 @@ export class AgentProtocol implements OnApplicationBootstrap, OnModuleDestroy {
   async #leave(msg: Msg): Promise<void> {
     try {
       const request = this.#open(msg, LeaveRequestV1, (claimed) => this.registry.get(claimed)?.node.publicKey);
-      await this.commands.execute(request.nodeId, { type: 'LeaveGrid', data: { reason: request.reason, now: new Date().toISOString() } });
+      await this.commands.execute(request.nodeId, {
+        type: 'LeaveGrid',
+        data: { reason: request.reason, signedAt: new Date(request.ts).toISOString(), now: new Date().toISOString() },
+      });
       this.liveness.forget(request.nodeId);
       this.#reply(msg, { ok: true, result: { left: true } });
     } catch (error) {
       const refusal = this.#refusal(error);
-      if (refusal.security) await this.security.record({ claimedNodeId: this.#claimedNode(msg), subject: msg.subject, code: refusal.code as SecurityViolationCode, reason: refusal.message });
+      if (refusal.security) await this.#recordViolation(msg, refusal);
       this.#reply(msg, { ok: false, error: { code: refusal.code, message: refusal.message } });
     }
   }
 
   async #heartbeat(msg: Msg): Promise<void> {
-    let nodeId: string | undefined;
     try {
       const heartbeat = this.#open(msg, HeartbeatV1, (claimed) => this.registry.get(claimed)?.node.publicKey);
-      nodeId = heartbeat.nodeId;
-      const entry = this.registry.get(nodeId)!;
+      const entry = this.registry.get(heartbeat.nodeId)!;
       if (entry.node.status === 'left') throw new Refusal('NOT_A_MEMBER', 'this node left the grid: join again', false);
-      this.registry.recordUsage(nodeId, heartbeat.usage, Date.now());
-      this.liveness.signOfLife(nodeId);
+      this.registry.recordUsage(heartbeat.nodeId, heartbeat.usage, Date.now());
+      this.liveness.signOfLife(heartbeat.nodeId);
       this.#heartbeats.inc({ outcome: 'accepted' });
     } catch (error) {
       const refusal = this.#refusal(error);
       this.#heartbeats.inc({ outcome: refusal.code });
-      const claimed = nodeId ?? this.#claimedNode(msg);
-      // Every instance hears every heartbeat: only the leader records, so a refusal is one event.
-      if (refusal.security && this.leadership.isLeader) {
-        await this.security.record({ claimedNodeId: claimed, subject: msg.subject, code: refusal.code as SecurityViolationCode, reason: refusal.message });
-      }
-      if (claimed && /^[0-9a-f]{20}$/.test(claimed) && this.leadership.isLeader) this.#notify(claimed, refusal);
+      // Every instance hears every heartbeat: only the leader records and answers, so a refusal is one event.
+      if (!this.leadership.isLeader) return;
+      if (refusal.security) await this.#recordViolation(msg, refusal);
+      const subjectNode = this.#subjectNode(msg);
+      if (subjectNode) this.#notify(subjectNode, refusal);
     }
+  }
+
+  /** A refused join's token: a member's expired one is ignored (members rejoin without one). */
+  #tokenOf(token: string, isMember: boolean): ReturnType<typeof verifyJoinToken> | undefined {
+    const network = this.config.network!;
+    try {
+      return verifyJoinToken(token, { id: network.info.networkId, publicKey: network.info.publicKey }, new Date());
+    } catch (error) {
+      if (isMember && error instanceof IdentityRejection && error.code === 'EXPIRED_TOKEN') return undefined;
+      throw error;
+    }
+  }
+
+  #recordViolation(msg: Msg, refusal: Refusal): Promise<void> {
+    return this.security.record({
+      nodeId: this.#subjectNode(msg) ?? refusal.nodeId,
+      claimedNodeId: this.#claimedNode(msg),
+      subject: msg.subject,
+      code: refusal.code as SecurityViolationCode,
+      reason: refusal.message,
+    });
   }
 
   #refusal(error: unknown): Refusal {
     if (error instanceof Refusal) return error;
     if (error instanceof IdentityRejection) return new Refusal(error.code, error.message);
-    if (error instanceof CommandRejection) return new Refusal(error.code as Refusal['code'], error.message, false);
+    if (error instanceof CommandRejection) return new Refusal(error.code as Refusal['code'], error.message, error.code === NodeErrors.Replay);
     throw error;
   }
 
@@ -252,7 +297,11 @@ export class AgentProtocol implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
+  /**
+   * Answers on the reply subject only when it is an inbox: NATS does not check a reply subject
+   * against the sender's permissions, and this service may publish anywhere.
+   */
   #reply(msg: Msg, reply: CommandReply): void {
-    if (msg.reply) msg.respond(encoder.encode(JSON.stringify(reply)));
+    if (msg.reply && INBOX.test(msg.reply)) msg.respond(encoder.encode(JSON.stringify(reply)));
   }
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import type { NodeStatusName, NodeUsageV1, NodeView, PeerRecord, QueryNodesV1 } from '@mycelium/contracts';
-import type { EventStore, RecordedEvent } from '@mycelium/eventstore';
+import { type EventStore, followAll, type RecordedEvent } from '@mycelium/eventstore';
 import { EVENT_STORE, SERVICE_LOGGER } from '@mycelium/messaging';
 import type { Logger } from '@mycelium/telemetry';
 import { evolveNode, initialNodeState, type KnownNode, type NodeEvent } from '../domain/node/node.js';
@@ -39,29 +39,20 @@ export class NodeRegistry implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
-    this.#follow().catch((error: unknown) => {
-      if (!this.#stop.signal.aborted) this.logger.error({ err: error }, 'the node registry stopped following the log');
+    // A store failure (a PostgreSQL restart) must not freeze the registry: it resumes where it was.
+    void followAll(this.store, {
+      streamPrefixes: [NODE_STREAM_PREFIX],
+      signal: this.#stop.signal,
+      apply: (events) => {
+        for (const event of events) this.apply(event);
+      },
+      onCaughtUp: () => this.#markReady(),
+      onError: (error, retryInMs) => this.logger.error({ err: error, retryInMs }, 'the node registry could not read the log; retrying'),
     });
   }
 
   onModuleDestroy(): void {
     this.#stop.abort();
-  }
-
-  async #follow(): Promise<void> {
-    // Catch up page by page, then follow: readiness means "everything logged before start is in".
-    const filter = { streamPrefixes: [NODE_STREAM_PREFIX] };
-    let after = 0n;
-    for (;;) {
-      const page = await this.store.readAll({ ...filter, after, maxCount: 5000 });
-      for (const event of page.events) this.apply(event);
-      after = page.next;
-      if (!page.isFull) break;
-    }
-    this.#markReady();
-    for await (const page of this.store.subscribeAllPages({ ...filter, after, signal: this.#stop.signal })) {
-      for (const event of page) this.apply(event);
-    }
   }
 
   /** Folds one recorded node event in (idempotent by position). */

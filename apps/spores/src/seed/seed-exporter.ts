@@ -15,6 +15,7 @@ import { SPORES_CONFIG, type SporesConfig } from '../spores.config.js';
 @Injectable()
 export class SeedExporter implements OnApplicationBootstrap, OnModuleDestroy {
   #timer: NodeJS.Timeout | undefined;
+  #refresh: NodeJS.Timeout | undefined;
   #exporting: Promise<void> | undefined;
   #again = false;
   #stopListening: (() => void) | undefined;
@@ -42,10 +43,12 @@ export class SeedExporter implements OnApplicationBootstrap, OnModuleDestroy {
     this.#stopListening = this.registry.onChange(() => this.#schedule());
     this.leadership.onChange((leader) => leader && this.#schedule());
     this.#schedule();
+    this.#refresh = setInterval(() => this.#schedule(), this.config.seedRefreshMs ?? 3_600_000);
   }
 
   onModuleDestroy(): void {
     clearTimeout(this.#timer);
+    clearInterval(this.#refresh);
     this.#stopListening?.();
   }
 

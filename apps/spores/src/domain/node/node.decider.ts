@@ -33,6 +33,8 @@ export type NodeCommand =
         gossipAddress?: string;
         initialTrust: number;
         rules: TierRules;
+        /** When the node signed the join: one no newer than the last accepted is a replay. */
+        signedAt?: string;
         now: string;
       };
     }
@@ -40,7 +42,7 @@ export type NodeCommand =
   | { type: 'SuspectNode'; data: { missedHeartbeats: number; lastHeartbeatAt: string; now: string } }
   | { type: 'DeclareNodeDown'; data: { lastHeartbeatAt: string; now: string } }
   | { type: 'RecordSignOfLife'; data: { now: string } }
-  | { type: 'LeaveGrid'; data: { reason: string; now: string } }
+  | { type: 'LeaveGrid'; data: { reason: string; signedAt?: string; now: string } }
   | { type: 'ChangeTier'; data: { to: NodeTierName; reason: string; now: string } }
   | { type: 'SetTrust'; data: { trust: number; reason: string; now: string } };
 
@@ -48,7 +50,26 @@ export const NodeErrors = {
   NotAMember: 'NOT_A_MEMBER',
   KeyMismatch: 'NODE_ID_MISMATCH',
   AboveCeiling: 'TIER_NOT_ALLOWED',
+  Replay: 'REPLAY',
 } as const;
+
+/**
+ * A judgement of silence made before the node last became alive (a recovery that won the race to
+ * the stream) is stale: the node has been heard since.
+ */
+const changedSince = (state: NodeState, lastHeartbeatAt: string) =>
+  state.status === 'alive' && Date.parse(state.statusSince) > Date.parse(lastHeartbeatAt);
+
+/**
+ * Each spores instance remembers the nonces it has seen, but a replayed join or leave may reach
+ * another instance, or one restarted since: the node's stream remembers the newest it accepted.
+ */
+function refuseReplay(state: NodeState, signedAt: string | undefined): void {
+  if (state.status === 'unknown' || !signedAt || !state.lastSignedAt) return;
+  if (Date.parse(signedAt) <= Date.parse(state.lastSignedAt)) {
+    throw new CommandRejection({ code: NodeErrors.Replay, message: 'the node has signed a newer message already: this one is a replay or out of order' });
+  }
+}
 
 const sameCapabilities = (a: NodeCapabilitiesV1, b: NodeCapabilitiesV1) => JSON.stringify(a) === JSON.stringify(b);
 
@@ -56,6 +77,7 @@ export function decideNode(command: NodeCommand, state: NodeState): NodeEvent[] 
   switch (command.type) {
     case 'JoinNode': {
       const { data } = command;
+      const signedAt = data.signedAt ? { signedAt: data.signedAt } : {};
       if (state.status === 'unknown') {
         if (!data.token) {
           throw new CommandRejection({ code: NodeErrors.NotAMember, message: 'this node is not a member yet: join with a token (myc node token)', field: 'token' });
@@ -79,6 +101,7 @@ export function decideNode(command: NodeCommand, state: NodeState): NodeEvent[] 
               ...(data.gossipAddress ? { gossipAddress: data.gossipAddress } : {}),
               trust: data.initialTrust,
               at: data.now,
+              ...signedAt,
             },
           },
         ];
@@ -86,22 +109,23 @@ export function decideNode(command: NodeCommand, state: NodeState): NodeEvent[] 
       if (state.publicKey !== data.publicKey) {
         throw new CommandRejection({ code: NodeErrors.KeyMismatch, message: 'this node id belongs to another key' });
       }
+      refuseReplay(state, data.signedAt);
       const events: NodeEvent[] = [];
-      if (state.status !== 'alive') events.push({ type: NodeRecovered.type, data: { nodeId: data.nodeId, from: state.status, at: data.now } });
+      if (state.status !== 'alive') events.push({ type: NodeRecovered.type, data: { nodeId: data.nodeId, from: state.status, at: data.now, ...signedAt } });
       if (!sameCapabilities(state.capabilities, data.capabilities) || (data.gossipAddress && data.gossipAddress !== state.gossipAddress)) {
         events.push({
           type: NodeCapabilitiesUpdated.type,
-          data: { nodeId: data.nodeId, capabilities: data.capabilities, ...(data.gossipAddress ? { gossipAddress: data.gossipAddress } : {}), at: data.now },
+          data: { nodeId: data.nodeId, capabilities: data.capabilities, ...(data.gossipAddress ? { gossipAddress: data.gossipAddress } : {}), at: data.now, ...signedAt },
         });
       }
       return events;
     }
     case 'RecordHeartbeatMissed':
-      return state.status === 'alive'
+      return state.status === 'alive' && !changedSince(state, command.data.lastHeartbeatAt)
         ? [{ type: NodeHeartbeatMissed.type, data: { nodeId: state.nodeId, lastHeartbeatAt: command.data.lastHeartbeatAt, at: command.data.now } }]
         : [];
     case 'SuspectNode':
-      return state.status === 'alive' || state.status === 'late'
+      return (state.status === 'alive' || state.status === 'late') && !changedSince(state, command.data.lastHeartbeatAt)
         ? [
             {
               type: NodeSuspected.type,
@@ -126,7 +150,15 @@ export function decideNode(command: NodeCommand, state: NodeState): NodeEvent[] 
     }
     case 'LeaveGrid':
       if (state.status === 'unknown') throw new CommandRejection({ code: NodeErrors.NotAMember, message: 'this node is not a member' });
-      return state.status === 'left' ? [] : [{ type: NodeLeft.type, data: { nodeId: state.nodeId, reason: command.data.reason, at: command.data.now } }];
+      refuseReplay(state, command.data.signedAt);
+      return state.status === 'left'
+        ? []
+        : [
+            {
+              type: NodeLeft.type,
+              data: { nodeId: state.nodeId, reason: command.data.reason, at: command.data.now, ...(command.data.signedAt ? { signedAt: command.data.signedAt } : {}) },
+            },
+          ];
     case 'ChangeTier': {
       if (state.status === 'unknown') throw new CommandRejection({ code: ErrorCodes.NotFound, message: 'no such node' });
       const { to, reason, now } = command.data;

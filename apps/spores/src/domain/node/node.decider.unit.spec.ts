@@ -81,6 +81,19 @@ describe('node decider', () => {
       expect(down).toEqual([{ type: NodeDeclaredDown.type, data: { nodeId, suspectedAt: at(2), lastHeartbeatAt: at(0), at: at(4) } }]);
     });
 
+    it('does not judge silence measured before the node was last heard from (a recovery won the race)', () => {
+      const recovered: NodeEvent[] = [
+        ...joined,
+        { type: NodeHeartbeatMissed.type, data: { nodeId, lastHeartbeatAt: at(0), at: at(1) } },
+        { type: NodeRecovered.type, data: { nodeId, from: 'late', at: at(3) } },
+      ];
+      expect(given(recovered).when({ type: 'SuspectNode', data: { missedHeartbeats: 3, lastHeartbeatAt: at(2), now: at(4) } })).toEqual([]);
+      expect(given(recovered).when({ type: 'RecordHeartbeatMissed', data: { lastHeartbeatAt: at(2), now: at(4) } })).toEqual([]);
+      expect(given(recovered).when({ type: 'SuspectNode', data: { missedHeartbeats: 3, lastHeartbeatAt: at(3), now: at(5) } })).toHaveLength(1);
+      const late = recovered.slice(0, 2);
+      expect(given(late).when({ type: 'SuspectNode', data: { missedHeartbeats: 3, lastHeartbeatAt: at(0), now: at(5) } })).toHaveLength(1);
+    });
+
     it('does not declare down a node that was never suspected', () => {
       expect(given(joined).when({ type: 'DeclareNodeDown', data: { lastHeartbeatAt: at(0), now: at(4) } })).toEqual([]);
     });
@@ -122,6 +135,18 @@ describe('node decider', () => {
       expect(given(downed).when({ type: 'RecordSignOfLife', data: { now: at(3) } })).toEqual([
         { type: NodeRecovered.type, data: { nodeId, from: 'down', at: at(3) } },
       ]);
+    });
+
+    it('refuses a replayed leave after the node has joined again, and a replayed join', () => {
+      const signed = (minute: number) => at(minute);
+      const left = given([]).when(join({ signedAt: signed(0) }));
+      const leave = { type: 'LeaveGrid', data: { reason: 'SIGTERM', signedAt: signed(1), now: at(1) } } as const;
+      const history = [...left, ...given(left).when(leave)];
+      const rejoined = [...history, ...given(history).when(join({ token: undefined, signedAt: signed(2), now: at(2) }))];
+      expect(rejoined.at(-1)).toEqual({ type: NodeRecovered.type, data: { nodeId, from: 'left', at: at(2), signedAt: signed(2) } });
+      expect(() => given(rejoined).when(leave)).toThrow(expect.objectContaining({ code: 'REPLAY' }));
+      expect(() => given(rejoined).when(join({ token: undefined, signedAt: signed(2), now: at(3) }))).toThrow(expect.objectContaining({ code: 'REPLAY' }));
+      expect(given(rejoined).when({ ...leave, data: { ...leave.data, signedAt: signed(3) } })).toHaveLength(1);
     });
 
     it('recovers a node that left when it joins again, without a new token', () => {

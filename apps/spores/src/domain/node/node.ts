@@ -53,6 +53,8 @@ export interface KnownNode {
   statusSince: string;
   /** When it was declared suspected, while it is. */
   suspectedAt?: string;
+  /** When the node signed the latest join or leave accepted from it. */
+  lastSignedAt?: string;
   availability: AvailabilityChange[];
 }
 
@@ -83,10 +85,16 @@ export function evolveNode(state: NodeState, event: NodeEvent): NodeState {
       trust: data.trust,
       joinedAt: data.at,
       statusSince: data.at,
+      ...(data.signedAt ? { lastSignedAt: data.signedAt } : {}),
       availability: [{ at: data.at, up: true }],
     };
   }
   if (state.status === 'unknown') return state;
+  const signedAt = (event.data as { signedAt?: string }).signedAt;
+  return signedAt ? { ...evolveKnown(state, event), lastSignedAt: signedAt } : evolveKnown(state, event);
+}
+
+function evolveKnown(state: KnownNode, event: Exclude<NodeEvent, { type: typeof NodeJoined.type }>): KnownNode {
   switch (event.type) {
     case NodeCapabilitiesUpdated.type:
       return { ...state, capabilities: event.data.capabilities, gossipAddress: event.data.gossipAddress ?? state.gossipAddress };
