@@ -1,15 +1,21 @@
 import { mkdtempSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Controller, Get, type INestApplication, Module } from '@nestjs/common';
+import { APP_GUARD, NestFactory } from '@nestjs/core';
+import pg from 'pg';
 import { IssueApiKey } from '@mycelium/contracts';
 import { initNetwork, issueJoinToken } from '@mycelium/identity';
-import { CommandClient, loadConfig, openRuntime, type RunningService, type Runtime, startService } from '@mycelium/messaging';
+import { CommandClient, EVENT_STORE, loadConfig, openRuntime, type RunningService, type Runtime, SERVICE_LOGGER, startService } from '@mycelium/messaging';
 import { GridLink, VirtualNode } from '@mycelium/node-client';
 import { configuredSporesService, DEFAULT_TIER_RULES } from '@mycelium/spores';
-import { openPostgresTestStore, openTestBus, type TestBus, type TestStore } from '@mycelium/testing';
+import { freePort, openPostgresTestStore, openTestBus, type TestBus, type TestStore, waitFor } from '@mycelium/testing';
 import { createLogger } from '@mycelium/telemetry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gatewayService } from './gateway.service.js';
+import { ApiKeyGuard, Public } from './keys/api-key.guard.js';
+import { ApiKeys } from './keys/api-keys.js';
 
 describe('gateway REST API', () => {
   let db: TestStore;
@@ -106,6 +112,49 @@ describe('gateway REST API', () => {
     expect(await get('/v1/nodes/xyz')).toMatchObject({ status: 400, body: { error: { field: 'nodeId' } } });
   });
 
+  it('refuses a numeric filter that is not a number, naming it, instead of ignoring it', async () => {
+    for (const [query, field] of [
+      ['limit=abc', 'limit'],
+      ['minFreeCpu=x', 'minFreeCpu'],
+      ['minFreeMemoryMiB=', 'minFreeMemoryMiB'],
+      ['minFreeDiskGiB=Infinity', 'minFreeDiskGiB'],
+      ['minUptime=NaN', 'minUptime'],
+      ['limit=1&limit=2', 'limit'],
+    ]) {
+      expect(await get(`/v1/nodes?${query}`), query).toMatchObject({
+        status: 400,
+        body: { error: { code: 'VALIDATION_FAILED', field, message: expect.stringContaining(`${field} must be a number`) } },
+      });
+    }
+    expect((await get('/v1/nodes?limit=1&minFreeCpu=0.5')).status).toBe(200);
+  });
+
+  it('shows the newest events of a node with a long history, saying how many it has', async () => {
+    const stream = `spores/node/${node.nodeId}`;
+    const { lastPosition: newest } = await db.store.append(
+      stream,
+      Array.from({ length: 150 }, (_, i) => ({
+        type: 'mycelium.spores.node-trust-changed.v1',
+        data: { nodeId: node.nodeId, from: 0.5, to: 0.5, reason: `review ${i}`, at: new Date().toISOString() },
+      })),
+    );
+    const shown = await get(`/v1/nodes/${node.nodeId}`);
+    expect(shown.status).toBe(200);
+    const history = shown.body.history as { position: string }[];
+    expect(history).toHaveLength(100);
+    expect(BigInt(history.at(-1)!.position) >= newest).toBe(true);
+    expect(shown.body).toMatchObject({ historyTruncated: true, historyTotal: expect.any(Number) });
+    expect(shown.body.historyTotal as number).toBeGreaterThanOrEqual(151);
+
+    const few = await get(`/v1/nodes/${node.nodeId}?historyLimit=5`);
+    expect(few.status).toBe(200);
+    expect(few.body.history).toHaveLength(5);
+    expect(few.body.historyTotal).toBe(shown.body.historyTotal);
+    for (const value of ['abc', '0', '1001', '2.5']) {
+      expect(await get(`/v1/nodes/${node.nodeId}?historyLimit=${value}`), value).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION_FAILED', field: 'historyLimit' } } });
+    }
+  });
+
   it('serves its OpenAPI document at /docs, and health without a key', async () => {
     const page = await fetch(`${base}/docs`);
     expect(page.status).toBe(200);
@@ -115,5 +164,134 @@ describe('gateway REST API', () => {
     expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/v1/nodes', '/v1/nodes/{id}']));
     expect(document.components.securitySchemes).toHaveProperty('bearer');
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/metrics`)).status).toBe(200);
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', checks: { apiKeys: { ready: true, state: 'following' } } });
+  });
+});
+
+/** A route its author forgot to give a scope: the guard must keep it closed. */
+@Controller('v1/forgotten')
+class ForgottenController {
+  @Get()
+  list(): { secrets: string[] } {
+    return { secrets: ['everything'] };
+  }
+
+  @Get('open')
+  @Public()
+  open(): { ok: boolean } {
+    return { ok: true };
+  }
+}
+
+describe('the API key guard', () => {
+  let db: TestStore;
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    db = await openPostgresTestStore();
+    @Module({
+      controllers: [ForgottenController],
+      providers: [
+        ApiKeys,
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: EVENT_STORE, useValue: db.store },
+        { provide: SERVICE_LOGGER, useValue: createLogger({ name: 'guard-test', level: 'silent' }) },
+      ],
+    })
+    class ForgottenModule {}
+    app = await NestFactory.create(ForgottenModule, { logger: false });
+    await app.listen(0, '127.0.0.1');
+  });
+  afterAll(async () => {
+    await app?.close();
+    await db?.dispose();
+  });
+
+  it('closes a route that declares no scope, even to an admin key, and opens one marked public', async () => {
+    const base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    const { key } = await app.get(ApiKeys).issue({ name: 'admin', scopes: ['admin'] });
+    const forgotten = await fetch(`${base}/v1/forgotten`, { headers: { authorization: `Bearer ${key}` } });
+    expect(forgotten.status).toBe(403);
+    expect(await forgotten.json()).toMatchObject({ error: { code: 'FORBIDDEN', message: expect.stringMatching(/GET \/v1\/forgotten declares no scope/) } });
+    expect((await fetch(`${base}/v1/forgotten/open`)).status).toBe(200);
+  });
+});
+
+describe('gateway starting while the event store is slow', () => {
+  let db: TestStore;
+  let bus: TestBus;
+  let runtime: Runtime;
+  const services: RunningService[] = [];
+  let lock: pg.Client | undefined;
+
+  beforeAll(async () => {
+    db = await openPostgresTestStore();
+    bus = await openTestBus();
+    const dir = mkdtempSync(join(tmpdir(), 'gateway-slow-'));
+    const network = await initNetwork(join(dir, 'network'), { secured: false });
+    const gridConfig = { ...loadConfig({}, dir), natsUrl: bus.natsUrl, databaseUrl: db.databaseUrl, schema: db.schema, namespace: bus.topology.namespace };
+    runtime = await openRuntime({ config: gridConfig, topology: bus.topology, logger: createLogger({ name: 'gateway-slow-test', level: 'silent' }), relay: false });
+    services.push(
+      await startService(
+        configuredSporesService({
+          heartbeatIntervalMs: 2000,
+          missesBeforeSuspect: 3,
+          downGraceMs: 4000,
+          maxClockSkewMs: 30_000,
+          initialTrust: 0.5,
+          tierRules: DEFAULT_TIER_RULES,
+          tierEvaluationMs: 10_000,
+          network,
+          natsServers: [bus.natsUrl],
+        }),
+        runtime,
+        { port: 0 },
+      ),
+    );
+  });
+  afterAll(async () => {
+    await lock?.end().catch(() => undefined);
+    for (const service of services.reverse()) await service.stop();
+    await runtime?.close();
+    await bus?.dispose();
+    await db?.dispose();
+  });
+
+  it('answers 503 with Retry-After until it has loaded the keys, then accepts a key issued earlier instead of refusing it', async () => {
+    // A key issued by an earlier gateway instance.
+    const earlier = await startService(gatewayService, runtime, { port: 0 });
+    const issued = await new CommandClient(bus.nc, bus.topology).send(IssueApiKey, { name: 'earlier', scopes: ['nodes:read'] });
+    if (!issued.ok) throw new Error(issued.error.message);
+    await earlier.stop();
+
+    // The next instance starts while the events table is locked, so it cannot read the keys yet.
+    lock = new pg.Client({ connectionString: db.databaseUrl });
+    await lock.connect();
+    await lock.query('BEGIN');
+    await lock.query(`LOCK TABLE ${db.schema}.events IN ACCESS EXCLUSIVE MODE`);
+    const port = await freePort();
+    const starting = startService(gatewayService, runtime, { port });
+    const base = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200, { what: 'the gateway listening' });
+    const authorized = { headers: { authorization: `Bearer ${issued.result.key}` } };
+
+    const readiness = await fetch(`${base}/readyz`);
+    expect(readiness.status).toBe(503);
+    expect(await readiness.json()).toMatchObject({ status: 'starting', checks: { apiKeys: { ready: false } } });
+    const early = await fetch(`${base}/v1/nodes`, authorized);
+    expect(early.status).toBe(503);
+    expect(early.headers.get('retry-after')).toBe('5');
+    expect(await early.json()).toMatchObject({ error: { code: 'SERVICE_UNAVAILABLE', message: expect.stringMatching(/still loading API keys.*retry/) } });
+
+    // A request that arrives while the keys load waits for them.
+    const waiting = fetch(`${base}/v1/nodes`, authorized);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await lock.query('COMMIT');
+    expect((await waiting).status).toBe(200);
+    services.push(await starting);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
   });
 });

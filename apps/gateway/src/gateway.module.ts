@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { ReadinessController } from './health/readiness.controller.js';
 import { ApiKeyGuard } from './keys/api-key.guard.js';
 import { ApiKeys } from './keys/api-keys.js';
 import { KeysHandlers } from './keys/keys.handlers.js';
@@ -6,7 +8,8 @@ import { NodesController } from './nodes/nodes.controller.js';
 
 /** The REST API: nodes today; apps, accounts and events as the grid grows. */
 @Module({
-  controllers: [NodesController, KeysHandlers],
-  providers: [ApiKeys, ApiKeyGuard],
+  controllers: [NodesController, ReadinessController, KeysHandlers],
+  // Every route, this module's and those it gains later, is closed unless it says otherwise.
+  providers: [ApiKeys, { provide: APP_GUARD, useClass: ApiKeyGuard }],
 })
 export class GatewayModule {}

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { GetNode, type NodeView, QueryNodes, type QueryNodesV1 } from '@mycelium/contracts';
+import { DEFAULT_HISTORY_LIMIT, GetNode, MAX_HISTORY_LIMIT, type NodeView, QueryNodes, type QueryNodesV1 } from '@mycelium/contracts';
 import { connectToGrid } from '../context.js';
 
 function table(rows: string[][]): string {
@@ -49,9 +49,16 @@ export function defineNodesCommand(program: Command): void {
 
   nodes
     .command('show <id>')
-    .description('one node and its history (an id prefix will do)')
+    .description('one node and its most recent events (an id prefix will do)')
+    .option('--history <n>', `how many of the newest events to show, 1 to ${MAX_HISTORY_LIMIT}`, String(DEFAULT_HISTORY_LIMIT))
     .option('--json', 'print the node and its events as JSON')
-    .action(async (id: string, options: { json?: boolean }) => {
+    .action(async (id: string, _options: unknown, command: Command) => {
+      // `nodes` has a --json of its own, which takes the flag wherever it is given: ask both.
+      const options = command.optsWithGlobals<{ history: string; json?: boolean }>();
+      const historyLimit = Number(options.history);
+      if (!Number.isInteger(historyLimit) || historyLimit < 1 || historyLimit > MAX_HISTORY_LIMIT) {
+        return program.error(`myc: --history must be a whole number from 1 to ${MAX_HISTORY_LIMIT}, not ${options.history}`);
+      }
       const grid = await connectToGrid().catch((error: unknown) => program.error(`myc: ${(error as Error).message}`));
       try {
         let nodeId = id;
@@ -61,20 +68,22 @@ export function defineNodesCommand(program: Command): void {
           if (matches.length !== 1) return program.error(`myc: ${matches.length === 0 ? `no node id starts with ${id}` : `${id} matches ${matches.length} nodes: give more of the id`}`);
           nodeId = matches[0]!.nodeId;
         }
-        const reply = await grid.client.send(GetNode, { nodeId, history: true });
+        const reply = await grid.client.send(GetNode, { nodeId, history: true, historyLimit });
         if (!reply.ok) return program.error(`myc: ${reply.error.message}`);
-        const { node, history = [] } = reply.result;
+        const { node, history = [], historyTotal = history.length, historyTruncated = false } = reply.result;
         if (options.json) {
-          process.stdout.write(`${JSON.stringify({ node, history }, null, 2)}\n`);
+          process.stdout.write(`${JSON.stringify({ node, history, historyTotal, historyTruncated }, null, 2)}\n`);
           return;
         }
+        const more =
+          historyLimit < MAX_HISTORY_LIMIT && history.length === historyLimit ? `; --history ${Math.min(historyTotal, MAX_HISTORY_LIMIT)} shows more` : '';
         process.stdout.write(
           [
             summary([node]),
             '',
             `joined ${node.joinedAt}${node.lastSeenAt ? `, last heard ${node.lastSeenAt}` : ''}; ${node.capabilities.cpuCores} cores, ${gib(node.capabilities.memoryMiB)} memory, ${node.capabilities.diskGiB}G disk; agent ${node.capabilities.agentVersion}; uptime 30 d ${node.uptime.last30d.toFixed(1)}%`,
             '',
-            'history:',
+            historyTruncated ? `history (the newest ${history.length} of ${historyTotal} events${more}):` : 'history:',
             ...history.map((entry) => {
               const { nodeId: _id, at: _at, ...details } = entry.data as Record<string, unknown>;
               const name = entry.type.replace(/^mycelium\.spores\./, '').replace(/\.v\d+$/, '');

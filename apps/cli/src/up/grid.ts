@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { GRID_SERVICES, IssueApiKey } from '@mycelium/contracts';
 import { initNetwork, loadNetwork, type Network, networkExists, writeSecretFile } from '@mycelium/identity';
@@ -45,6 +46,14 @@ export function gridFile(home: string): string {
   return join(home, 'grid.json');
 }
 
+/** Where the grid's services and agents log, every line as JSON. */
+export function gridLogFile(home: string): string {
+  return join(home, 'logs', 'grid.log');
+}
+
+/** How long `myc up` waits for the gateway to load the API keys before it checks its own. */
+const GATEWAY_READY_MS = 60_000;
+
 function portsFor(base: number): Record<string, number> {
   return {
     ...Object.fromEntries(GRID_SERVICES.map((service, i) => [service, base === 0 ? 0 : base + i + 1])),
@@ -63,10 +72,17 @@ function redact(url: string): string {
 export async function startGrid(options: UpOptions): Promise<RunningGrid> {
   const { config } = options;
   claimHome(config.home);
-  const sink = new LogSink(join(config.home, 'logs', 'grid.log'), options.out, options.logFormat);
+  const sink = new LogSink(gridLogFile(config.home), options.out, options.logFormat);
+  // A service that dies while the grid is still starting ends the start: nothing waits on it.
+  const serviceDied = new AbortController();
+  const onServiceExit = (name: string, code: number | string | null) => {
+    serviceDied.abort(new Error(`${name} exited unexpectedly (${code}) while the grid was starting; stopped the grid (see ${sink.path})`));
+    options.onServiceExit?.(name, code);
+  };
   let nats: GridNats | undefined;
   let running: Started | undefined;
   let agents: LocalAgents | undefined;
+  let agentsStarting: Promise<LocalAgents> | undefined;
   try {
     const network = await networkOf(config);
     // A nats-server we start runs in operator mode: agents get credentials scoped to their own subjects.
@@ -83,10 +99,11 @@ export async function startGrid(options: UpOptions): Promise<RunningGrid> {
     process.env.MYCELIUM_NETWORK_DIR = network.dir;
     process.env.MYCELIUM_ADVERTISED_NATS = nats.url;
     running = config.databaseUrl
-      ? await startProcesses(gridConfig, network, portsFor(options.portBase), sink, options.onServiceExit)
+      ? await startProcesses(gridConfig, network, portsFor(options.portBase), sink, onServiceExit)
       : await startInProcess(gridConfig, portsFor(options.portBase), sink);
-    const api = await adminKey(config.home, running.services.find((service) => service.name === 'gateway')!.url, gridConfig);
-    agents = await startLocalAgents({
+    const gatewayUrl = running.services.find((service) => service.name === 'gateway')!.url;
+    const api = await unlessAborted(adminKey(config.home, gatewayUrl, gridConfig, sink, serviceDied.signal), serviceDied.signal);
+    agentsStarting = startLocalAgents({
       count: options.nodes,
       home: config.home,
       network,
@@ -95,6 +112,8 @@ export async function startGrid(options: UpOptions): Promise<RunningGrid> {
       sink,
       onExit: (name, code) => options.onNodeExit?.(name, code),
     });
+    agents = await unlessAborted(agentsStarting, serviceDied.signal);
+    serviceDied.signal.throwIfAborted();
     const started = running;
     const startedAgents = agents;
     const grid: RunningGrid = {
@@ -137,26 +156,50 @@ export async function startGrid(options: UpOptions): Promise<RunningGrid> {
     return grid;
   } catch (error) {
     await agents?.stop().catch(() => undefined);
+    // Agents still joining are stopped once they settle, or with this process (stopOnExit).
+    if (!agents) void agentsStarting?.then((late) => late.stop()).catch(() => undefined);
     await running?.stop().catch(() => undefined);
     rmSync(gridFile(config.home), { force: true });
     await nats?.stop();
     await sink.close();
-    throw error;
+    throw serviceDied.signal.aborted ? serviceDied.signal.reason : error;
   }
 }
 
+/** `work`, unless `signal` aborts first: then its reason. */
+function unlessAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 /**
- * The admin key of the REST API: the one in credentials.json if the gateway still knows it,
- * otherwise a new one, issued over NATS with the operator's credentials and written there (0600).
+ * The admin key of the REST API: the one in credentials.json unless the gateway definitely does
+ * not know it, otherwise a new one, issued over NATS with the operator's credentials and written
+ * there (0600). Only a 401 from a gateway that has loaded every key is definite: a 401 before
+ * that, a 503 or a gateway that does not answer says nothing about the key, and every needless
+ * reissue would leave another admin key that never expires.
  */
-async function adminKey(home: string, gatewayUrl: string, config: GridConfig): Promise<RunningGrid['api']> {
+async function adminKey(home: string, gatewayUrl: string, config: GridConfig, sink: LogSink, signal: AbortSignal): Promise<RunningGrid['api']> {
   const credentialsFile = join(home, 'credentials.json');
-  if (existsSync(credentialsFile)) {
-    const saved = JSON.parse(readFileSync(credentialsFile, 'utf8')) as { apiKey?: string };
-    if (saved.apiKey) {
-      const probe = await fetch(`${gatewayUrl}/v1/nodes?limit=1`, { headers: { authorization: `Bearer ${saved.apiKey}` } }).catch(() => undefined);
-      if (probe?.ok) return { url: gatewayUrl, key: saved.apiKey, credentialsFile };
+  const saved = existsSync(credentialsFile) ? (JSON.parse(readFileSync(credentialsFile, 'utf8')) as { apiKey?: string }).apiKey : undefined;
+  if (saved) {
+    const kept = { url: gatewayUrl, key: saved, credentialsFile };
+    if (!(await gatewayReady(gatewayUrl, signal))) {
+      sink.line(`myc: the gateway did not get ready within ${GATEWAY_READY_MS / 1000} s; kept the admin key in ${credentialsFile} without checking it`);
+      return kept;
     }
+    const probe = await fetch(`${gatewayUrl}/v1/nodes?limit=1`, { headers: { authorization: `Bearer ${saved}` }, signal }).catch((error: unknown) => error as Error);
+    if (probe instanceof Error || probe.status !== 401) {
+      if (probe instanceof Error || !probe.ok) {
+        sink.line(`myc: could not check the admin key in ${credentialsFile} (${probe instanceof Error ? probe.message : `HTTP ${probe.status}`}); kept it`);
+      }
+      return kept;
+    }
+    sink.line(`myc: the gateway does not know the admin key in ${credentialsFile} (a new event store?): issuing a new one`);
   }
   const nc = await connectNats({ url: config.natsUrl!, name: 'myc-up', creds: config.natsCreds });
   try {
@@ -166,6 +209,17 @@ async function adminKey(home: string, gatewayUrl: string, config: GridConfig): P
     return { url: gatewayUrl, key: reply.result.key, credentialsFile };
   } finally {
     await nc.close();
+  }
+}
+
+/** Waits for the gateway's /readyz: true once it has loaded every API key, false after GATEWAY_READY_MS. */
+async function gatewayReady(gatewayUrl: string, signal: AbortSignal): Promise<boolean> {
+  const deadline = Date.now() + GATEWAY_READY_MS;
+  for (;;) {
+    const response = await fetch(`${gatewayUrl}/readyz`, { signal }).catch(() => undefined);
+    if (response?.ok) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(200, undefined, { signal });
   }
 }
 
@@ -260,15 +314,14 @@ async function startProcesses(
       });
       stopOnExit(child);
       const exited = new Promise((resolve) => child.once('exit', resolve));
+      // From the start: one that dies while the others are still coming up matters as much.
+      child.once('exit', (code, signal) => {
+        if (!stopping) onServiceExit?.(definition.name, code ?? signal);
+      });
       for (const stream of [child.stdout!, child.stderr!]) createInterface({ input: stream }).on('line', (line) => sink.line(line));
       children.push({ name: definition.name, child, exited });
     }
     const services = await Promise.all(children.map(({ name, child }) => waitUntilUp(name, child, sink)));
-    for (const { name, child } of children) {
-      child.once('exit', (code, signal) => {
-        if (!stopping) onServiceExit?.(name, code ?? signal);
-      });
-    }
     return { services, stop };
   } catch (error) {
     await stop();

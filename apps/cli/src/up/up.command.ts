@@ -1,5 +1,5 @@
 import { loadConfig } from '@mycelium/messaging';
-import { type RunningGrid, startGrid } from './grid.js';
+import { gridLogFile, type RunningGrid, startGrid } from './grid.js';
 
 export interface UpCommandOptions {
   portBase: number;
@@ -12,15 +12,18 @@ export interface UpCommandOptions {
  * also when the signal comes while the grid is still starting. A second Ctrl-C exits at once.
  */
 export async function up(options: UpCommandOptions, out: NodeJS.WritableStream = process.stdout): Promise<void> {
+  const config = loadConfig();
   let grid: RunningGrid | undefined;
   let requested: string | undefined;
+  /** A service that died before the grid was up: startGrid unwinds by itself, or we stop once it returns. */
+  let diedWhileStarting: string | undefined;
   let stopping = false;
 
-  const stop = (reason: string, exitCode: number) => {
+  const stop = (running: RunningGrid, reason: string, exitCode: number) => {
     if (stopping) return;
     stopping = true;
     out.write(`\n${reason}: stopping the grid…\n`);
-    grid!.stop().then(
+    running.stop().then(
       () => {
         out.write('grid stopped\n');
         process.exit(exitCode);
@@ -33,7 +36,7 @@ export async function up(options: UpCommandOptions, out: NodeJS.WritableStream =
   };
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping || requested) process.exit(130);
-    if (grid) stop(signal, 0);
+    if (grid) stop(grid, signal, 0);
     else requested = signal;
   };
   process.on('SIGINT', onSignal);
@@ -41,11 +44,15 @@ export async function up(options: UpCommandOptions, out: NodeJS.WritableStream =
 
   try {
     grid = await startGrid({
-      config: loadConfig(),
+      config,
       portBase: options.portBase,
       logFormat: options.logFormat,
       out,
-      onServiceExit: (name, code) => stop(`${name} exited unexpectedly (${code}); see ${grid?.logFile}`, 1),
+      onServiceExit: (name, code) => {
+        const reason = `${name} exited unexpectedly (${code}); see ${gridLogFile(config.home)}`;
+        if (grid) stop(grid, reason, 1);
+        else diedWhileStarting ??= reason;
+      },
       nodes: options.nodes,
       onNodeExit: (name, code) => out.write(`${name} stopped (${code}): the grid treats it as a failed node\n`),
     });
@@ -53,7 +60,8 @@ export async function up(options: UpCommandOptions, out: NodeJS.WritableStream =
     process.stderr.write(`myc: ${(error as Error).message}\n`);
     process.exit(1);
   }
-  if (requested) return stop(requested, 0);
+  if (diedWhileStarting) return stop(grid, diedWhileStarting, 1);
+  if (requested) return stop(grid, requested, 0);
 
   const width = Math.max(...grid.services.map((service) => service.name.length));
   out.write(

@@ -1,12 +1,16 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { ApiKeyIssued, type ApiKeyIssuedV1, type ApiKeyScope } from '@mycelium/contracts';
-import type { EventStore, RecordedEvent } from '@mycelium/eventstore';
+import { type EventStore, followAll, type RecordedEvent } from '@mycelium/eventstore';
 import { EVENT_STORE, SERVICE_LOGGER } from '@mycelium/messaging';
 import type { Logger } from '@mycelium/telemetry';
 
 const STREAM_PREFIX = 'gateway/api-key/';
 const KEY = /^myc_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
+/** Retries after a store failure start quick (a blip) and back off to this (a long outage). */
+const MAX_RETRY_MS = 15_000;
+/** How long `issue` waits for its own key to be folded in before answering anyway. */
+const ISSUE_VISIBLE_MS = 5000;
 
 export interface ApiKeyHolder {
   keyId: string;
@@ -15,18 +19,40 @@ export interface ApiKeyHolder {
   scopes: ApiKeyScope[];
 }
 
+export interface ApiKeysStatus {
+  /** Every key issued before this instance started is known: a key it does not know is wrong. */
+  ready: boolean;
+  state: 'catching-up' | 'following' | 'retrying';
+  /** Log position read up to. */
+  position: string;
+  /** Store failures since the last successful read. */
+  failures: number;
+  lastError?: string;
+  /** `issue` calls waiting to see their own key. */
+  waitingIssues: number;
+}
+
 const hashOf = (secret: string) => createHash('sha256').update(secret).digest('hex');
 
 /**
  * API keys: `myc_<key id>_<secret>`. The log keeps a hash of each secret; this folds the key
- * streams into memory (tailing them, like every projection) to check a presented key.
+ * streams into memory (tailing them, like every projection) to check a presented key. A store
+ * failure (PostgreSQL restarting) pauses the tailing, which resumes where it stopped.
  */
 @Injectable()
 export class ApiKeys implements OnModuleInit, OnModuleDestroy {
   readonly #keys = new Map<string, ApiKeyIssuedV1>();
   readonly #stop = new AbortController();
+  /** Everything in the log up to here has been read: where reading resumes after a failure. */
   #position = 0n;
   readonly #waiters = new Set<{ position: bigint; done: () => void }>();
+  #state: ApiKeysStatus['state'] = 'catching-up';
+  #failures = 0;
+  #lastError: string | undefined;
+  #isReady = false;
+  #markReady!: () => void;
+  /** Resolves once every key issued before this instance started is known. */
+  readonly ready = new Promise<void>((resolve) => (this.#markReady = resolve));
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -34,12 +60,32 @@ export class ApiKeys implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
-    void (async () => {
-      for await (const page of this.store.subscribeAllPages({ streamPrefixes: [STREAM_PREFIX], signal: this.#stop.signal })) {
-        for (const event of page) this.#apply(event);
-      }
-    })().catch((error: unknown) => {
-      if (!this.#stop.signal.aborted) this.logger.error({ err: error }, 'the API key projection stopped');
+    void followAll(this.store, {
+      streamPrefixes: [STREAM_PREFIX],
+      signal: this.#stop.signal,
+      maxBackoffMs: MAX_RETRY_MS,
+      apply: (events) => {
+        for (const event of events) this.#apply(event);
+      },
+      onCaughtUp: () => {
+        this.#state = 'following';
+        this.#isReady = true;
+        this.#markReady();
+      },
+      onError: (error, retryInMs) => {
+        this.#state = 'retrying';
+        this.#failures += 1;
+        this.#lastError = (error as Error).message;
+        this.logger.error(
+          { err: error, failures: this.#failures, retryInMs, position: this.#position.toString() },
+          'the API key projection lost the event store; it resumes from its last position',
+        );
+      },
+      onRecovered: () => {
+        this.#state = this.#isReady ? 'following' : 'catching-up';
+        this.#failures = 0;
+        this.#lastError = undefined;
+      },
     });
   }
 
@@ -52,8 +98,36 @@ export class ApiKeys implements OnModuleInit, OnModuleDestroy {
       const issued = event.data as ApiKeyIssuedV1;
       this.#keys.set(issued.keyId, issued);
     }
-    this.#position = event.position;
-    for (const waiter of this.#waiters) if (waiter.position <= event.position) waiter.done();
+    this.#advance(event.position);
+  }
+
+  #advance(position: bigint): void {
+    if (position <= this.#position) return;
+    this.#position = position;
+    for (const waiter of this.#waiters) if (waiter.position <= position) waiter.done();
+  }
+
+  /** True once ready; false if that takes longer than `timeoutMs`. */
+  async whenReady(timeoutMs: number): Promise<boolean> {
+    if (this.#isReady) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((resolve) => (timer = setTimeout(resolve, timeoutMs, false)));
+    try {
+      return await Promise.race([this.ready.then(() => true), timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  status(): ApiKeysStatus {
+    return {
+      ready: this.#isReady,
+      state: this.#state,
+      position: this.#position.toString(),
+      failures: this.#failures,
+      ...(this.#lastError ? { lastError: this.#lastError } : {}),
+      waitingIssues: this.#waiters.size,
+    };
   }
 
   /** Issues a key; the secret is returned here and nowhere else. */
@@ -71,13 +145,25 @@ export class ApiKeys implements OnModuleInit, OnModuleDestroy {
       { expectedVersion: 'no-stream' },
     );
     // The caller will use the key at once: answer only when this instance knows it.
-    if (this.#position < lastPosition) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 5000);
-        this.#waiters.add({ position: lastPosition, done: () => (clearTimeout(timer), resolve()) });
-      });
-    }
+    await this.#reached(lastPosition, ISSUE_VISIBLE_MS);
     return { keyId, key: `myc_${keyId}_${secret}` };
+  }
+
+  /** Resolves once the log has been read up to `position`, or after `timeoutMs`. */
+  async #reached(position: bigint, timeoutMs: number): Promise<void> {
+    if (this.#position >= position) return;
+    await new Promise<void>((resolve) => {
+      const waiter = {
+        position,
+        done: () => {
+          clearTimeout(timer);
+          this.#waiters.delete(waiter);
+          resolve();
+        },
+      };
+      const timer = setTimeout(waiter.done, timeoutMs);
+      this.#waiters.add(waiter);
+    });
   }
 
   /** The holder of `presented`, or undefined for a key that is unknown or wrong. */

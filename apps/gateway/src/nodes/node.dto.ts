@@ -48,7 +48,9 @@ export class NodeHistoryEntryDto {
 
 export class NodeDetailDto {
   @ApiProperty({ type: NodeDto }) node!: NodeDto;
-  @ApiPropertyOptional({ type: [NodeHistoryEntryDto] }) history?: NodeHistoryEntryDto[];
+  @ApiPropertyOptional({ type: [NodeHistoryEntryDto], description: 'the newest events, oldest first' }) history?: NodeHistoryEntryDto[];
+  @ApiPropertyOptional({ description: 'how many events the node has in all' }) historyTotal?: number;
+  @ApiPropertyOptional({ description: 'older events were left out: ask for more with historyLimit' }) historyTruncated?: boolean;
 }
 
 export class ErrorDto {
