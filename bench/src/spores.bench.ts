@@ -129,7 +129,7 @@ try {
 
   progress('one real node agent joins; measuring its memory');
   // As `npm run agent` and `myc up` start it: a small young generation suits an agent that idles.
-  const agent = spawnNode('apps/agent/dist/main.js', ['--data-dir', join(dir, 'agent'), '--token', token], { LOG_LEVEL: 'info', NATS_URL: '' }, AGENT_NODE_FLAGS);
+  const agent = spawnNode('apps/agent/dist/main.js', ['--data-dir', join(dir, 'agent')], { LOG_LEVEL: 'info', NATS_URL: '', MYCELIUM_JOIN_TOKEN: token }, AGENT_NODE_FLAGS);
   children.push(agent);
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the agent did not join')), 30_000);

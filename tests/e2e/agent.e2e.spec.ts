@@ -1,6 +1,7 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { configuredSporesService, DEFAULT_TIER_RULES, type SporesConfig } from '@mycelium/spores';
 import { GetNode, type NodeView } from '@mycelium/contracts';
 import { initNetwork, issueJoinToken, type Network } from '@mycelium/identity';
@@ -18,6 +19,8 @@ import {
 import { createLogger } from '@mycelium/telemetry';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalAgents } from '../../apps/cli/src/up/agents.js';
+import { LogSink } from '../../apps/cli/src/up/log-sink.js';
 
 const agentMain = join(import.meta.dirname, '..', '..', 'apps', 'agent', 'dist', 'main.js');
 const HEARTBEAT_MS = 300;
@@ -126,6 +129,10 @@ describe('node agent', () => {
     expect((await viewOf(nodeId))?.status).toBe('alive');
     const refusals = (await db.store.readStream(`spores/security/${nodeId}`)).map((event) => (event.data as { code: string }).code);
     expect(refusals).not.toContain('STALE_TIMESTAMP');
+    // The spores service lost NATS too: it judged nobody's silence while it could not hear them.
+    const transitions = (await db.store.readStream(`spores/node/${nodeId}`)).map((event) => event.type.split('.')[2]);
+    expect(transitions).not.toContain('node-suspected');
+    expect(transitions).not.toContain('node-declared-down');
     await agent.kill('SIGTERM');
   });
 
@@ -157,6 +164,46 @@ describe('node agent', () => {
     const expired = issueJoinToken(network.signer!, { tier: 'rhizomorph', ttlSeconds: 60, now: new Date(Date.now() - 3_600_000), nats: { servers: [nats.url] } }).token;
     const agent = startAgent(join(dir, 'node-e'), ['--token', expired]);
     expect(await agent.exited).toBe(1);
-    expect(agent.text.join('\n')).toMatch(/refused to let node [0-9a-f]+ join: the join token expired at .* \(EXPIRED_TOKEN\)/);
+    expect(agent.text.join('\n')).toMatch(/node [0-9a-f]{20} has never joined network net-[0-9a-f]+ and its join token expired: get a new one with `myc node token`/);
+  });
+
+  it('takes its token from MYCELIUM_JOIN_TOKEN, and advertises the gossip address it is told', async () => {
+    const agent = startAgent(join(dir, 'node-f'), ['--gossip-advertise', 'https://node-f.example.org:7946'], { MYCELIUM_JOIN_TOKEN: token });
+    const nodeId = (await joined(agent)).nodeId as string;
+    await waitFor(async () => (await viewOf(nodeId))?.status === 'alive', { what: 'the node alive' });
+    expect((await viewOf(nodeId))!.gossipAddress).toBe('https://node-f.example.org:7946');
+    await agent.kill('SIGTERM');
+
+    const refused = startAgent(join(dir, 'node-g'), ['--token', token, '--gossip-advertise', 'node-g:7946']);
+    expect(await refused.exited).toBe(1);
+    expect(refused.text.join('\n')).toMatch(/--gossip-advertise must be an http\(s\) URL/);
+  });
+
+  it('myc up hands its local agents their token in the environment, not on their command line', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'up-agents-'));
+    const sink = new LogSink(join(home, 'logs', 'agents.log'), new Writable({ write: (_chunk, _encoding, done) => done() }), 'json');
+    const local = await startLocalAgents({ count: 2, home, network, natsUrl: nats.url, namespace: '', sink, onExit: () => undefined, agentMain });
+    try {
+      expect(local.nodeIds).toHaveLength(2);
+      const commandLines = readdirSync('/proc')
+        .filter((entry) => /^\d+$/.test(entry))
+        .map((pid) => {
+          try {
+            return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+          } catch {
+            return '';
+          }
+        })
+        .filter((commandLine) => commandLine.includes(home));
+      expect(commandLines).toHaveLength(2);
+      // Every join token starts with the same JWT header.
+      const header = token.split('.')[0]!;
+      for (const commandLine of commandLines) {
+        expect(commandLine).not.toContain('--token');
+        expect(commandLine).not.toContain(header);
+      }
+    } finally {
+      await local.stop();
+    }
   });
 });

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
 import { connect, credsAuthenticator, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import type { JoinAccepted, NodeCapabilitiesV1, NodeTierName } from '@mycelium/contracts';
-import { agentInboxPrefix, bootstrapInboxPrefix, credsFor, type JoinTokenClaims, readJoinToken } from '@mycelium/identity';
+import type { JoinAccepted, NodeCapabilitiesV1, NodeTierName, NodeUsageV1 } from '@mycelium/contracts';
+import { agentInboxPrefix, bootstrapInboxPrefix, credsFor, type JoinTokenClaims, readJoinToken, type SignedEnvelope, verifyMembership } from '@mycelium/identity';
 import {
   GossipNode,
   GridLink,
@@ -12,6 +13,7 @@ import {
   loadOrCreateNodeIdentity,
   type NodeIdentity,
   readSeedSnapshot,
+  type ViewEntry,
 } from '@mycelium/node-client';
 import type { Logger } from '@mycelium/telemetry/logger';
 import { type Membership, readMembership, writeMembership } from './membership.js';
@@ -27,6 +29,8 @@ export interface AgentOptions {
   natsUrl?: string;
   /** Seed snapshot (file or URL) to boot from when NATS cannot be reached. */
   seed?: string;
+  /** How old a seed snapshot may be; default 24 h. */
+  seedMaxAgeMs?: number;
   requestedTier: NodeTierName;
   region: string;
   tags: string[];
@@ -37,10 +41,24 @@ export interface AgentOptions {
   heartbeatMs?: number;
   gossipHost: string;
   gossipPort: number;
+  /** The gossip address peers are told; default http://gossipHost:gossipPort. */
+  gossipAdvertise?: string;
   connectTimeoutMs?: number;
+  /** NATS reconnect attempts after a disconnect before the connection is closed for good; default: forever. */
+  maxReconnectAttempts?: number;
+  reconnectTimeWaitMs?: number;
+  /** Waits between rejoin attempts: doubling from `initial` up to `max`, each with jitter. */
+  rejoinBackoffMs?: { initial: number; max: number };
+  /** Refusals in a row that no retry can turn around (no valid token) before the agent gives up. */
+  maxHopelessRejoins?: number;
+  /**
+   * The agent cannot go on (NATS closed for good, or the grid will not take it back); it has
+   * logged why and what to do, and stopped. The process should exit non-zero.
+   */
+  onFatal?: (error: AgentError) => void;
 }
 
-/** The agent cannot start: the message says what to do. */
+/** The agent cannot start, or cannot go on: the message says what to do. */
 export class AgentError extends Error {
   constructor(message: string) {
     super(message);
@@ -49,22 +67,35 @@ export class AgentError extends Error {
 }
 
 /**
+ * Refusals that asking again may turn around: the grid failed, has no network yet, or disagrees
+ * with our clock (which NTP may fix). Any other refusal needs a new token or a different node.
+ */
+const PASSING_REFUSALS = new Set(['INTERNAL', 'NO_NETWORK', 'STALE_TIMESTAMP', 'REPLAY']);
+const isHopeless = (error: unknown): error is JoinRefused => error instanceof JoinRefused && !PASSING_REFUSALS.has(error.code);
+
+/**
  * The node agent: joins the grid with its own signed identity, heartbeats with its usage, gossips
  * its peer list, follows NATS through outages, and leaves cleanly when stopped.
  */
 export class Agent {
   readonly identity: NodeIdentity;
+  #token: string | undefined;
   #claims: JoinTokenClaims | undefined;
   #membership: Membership | undefined;
   #nc: NatsConnection | undefined;
+  #credentials: 'node' | 'join token' | 'none' = 'none';
   #link: GridLink | undefined;
   #gossip: GossipNode | undefined;
   #notices: Subscription | undefined;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #capabilities: NodeCapabilitiesV1;
+  #lastUsage: NodeUsageV1 | undefined;
+  #failingMeasures = new Set<string>();
   #seq = 0;
   #connected = false;
   #stopping = false;
+  #rejoining: Promise<void> | undefined;
+  #wakeFromBackoff: (() => void) | undefined;
   accepted: JoinAccepted | undefined;
 
   constructor(
@@ -74,6 +105,7 @@ export class Agent {
     mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
     this.identity = loadOrCreateNodeIdentity(options.dataDir);
     this.#membership = readMembership(options.dataDir);
+    this.#token = options.token;
     this.#claims = options.token ? readJoinToken(options.token) : undefined;
     this.#capabilities = measureCapabilities(options.dataDir, { ...options, agentVersion: AGENT_VERSION });
   }
@@ -89,51 +121,116 @@ export class Agent {
     return { id, publicKey };
   }
 
+  /** Where peers reach this node's gossip, once it listens. */
+  get gossipAddress(): string | undefined {
+    return this.#gossip?.address || undefined;
+  }
+
+  /** The peers this node knows, itself included. */
+  peers(): ViewEntry[] {
+    return this.#gossip?.view() ?? [];
+  }
+
+  get #member(): boolean {
+    return this.#membership?.network === this.network.id;
+  }
+
   get #namespace(): string {
     return this.#claims?.nats?.namespace ?? this.#membership?.namespace ?? '';
   }
 
   #subject = (subject: string) => (this.#namespace ? `${this.#namespace}.${subject}` : subject);
 
-  async start(): Promise<JoinAccepted> {
+  /**
+   * Listens for gossip, connects to NATS and joins. A node that joined before keeps going when the
+   * grid does not answer (it gossips, and rejoins once the grid is back); a new node fails at once.
+   * Resolves undefined when the agent was stopped meanwhile.
+   */
+  async start(): Promise<JoinAccepted | undefined> {
+    try {
+      return await this.#start();
+    } catch (error) {
+      if (this.#stopping) return undefined;
+      throw error;
+    }
+  }
+
+  async #start(): Promise<JoinAccepted | undefined> {
     const network = this.network;
+    if (!this.#member && !this.#usableToken()) {
+      throw new AgentError(`node ${this.nodeId} has never joined network ${network.id} and its join token expired: get a new one with \`myc node token\``);
+    }
+    const certificate = this.#storedCertificate(network);
     this.#gossip = new GossipNode({
       identity: this.identity,
-      network: network.id,
+      network,
+      ...(certificate ? { membership: certificate } : {}),
       host: this.options.gossipHost,
       port: this.options.gossipPort,
+      ...(this.options.gossipAdvertise ? { advertise: this.options.gossipAdvertise } : {}),
       onError: (error) => this.logger.debug({ err: error }, 'gossip exchange failed'),
     });
-    const gossipAddress = await this.#gossip.listen();
+    await this.#gossip.listen();
+    if (this.#stopping) {
+      // stop() found nothing listening yet.
+      await this.#gossip.stop();
+      return undefined;
+    }
     const servers = this.options.natsUrl ? [this.options.natsUrl] : (this.#claims?.nats?.servers ?? this.#membership?.natsServers ?? ['nats://127.0.0.1:4222']);
-    this.#nc = await this.#connectOrBootFromSeed(servers, network);
-    const accepted = await this.#join(gossipAddress);
-    this.#gossip.start();
-    return accepted;
+    await this.#connectOrBootFromSeed(servers, network);
+    if (this.#stopping) return undefined;
+    try {
+      const accepted = await this.#join();
+      this.#gossip.start();
+      return accepted;
+    } catch (error) {
+      if (isHopeless(error)) throw new AgentError(`the grid refused to let node ${this.nodeId} join: ${error.message} (${error.code})`);
+      if (!this.#member || this.#stopping) throw error;
+      this.logger.warn({ err: error }, 'the grid does not answer: gossiping with what this node knows, and joining again until it does');
+      this.#gossip.start();
+      void this.rejoin();
+      return undefined;
+    }
+  }
+
+  /** The certificate kept from the last join, if it is still the network's word for this key. */
+  #storedCertificate(network: { id: string; publicKey: string }): SignedEnvelope | undefined {
+    const certificate = this.#member ? this.#membership?.certificate : undefined;
+    if (!certificate) return undefined;
+    try {
+      verifyMembership(certificate, network, this.identity.publicKey);
+      return certificate;
+    } catch (error) {
+      this.logger.warn({ err: error }, 'the membership certificate kept in the data dir does not hold: this node gossips again once it has joined');
+      return undefined;
+    }
   }
 
   /** NATS from the configured servers; failing that, the servers the signed seed snapshot names. */
-  async #connectOrBootFromSeed(servers: string[], network: { id: string; publicKey: string }): Promise<NatsConnection> {
+  async #connectOrBootFromSeed(servers: string[], network: { id: string; publicKey: string }): Promise<void> {
     try {
-      return await this.#connect(servers);
+      await this.#connect(servers);
     } catch (error) {
+      if (this.#stopping) throw error;
       if (!this.options.seed) throw new AgentError(`cannot reach NATS at ${servers.join(', ')} (${(error as Error).message}), and no seed snapshot is configured (--seed)`);
       this.logger.warn({ servers, seed: this.options.seed }, 'NATS is unreachable: booting from the seed snapshot');
-      const snapshot = await readSeedSnapshot(this.options.seed, network).catch((seedError: unknown) => {
-        throw new AgentError((seedError as Error).message);
-      });
+      const snapshot = await readSeedSnapshot(this.options.seed, network, { ...(this.options.seedMaxAgeMs !== undefined ? { maxAgeMs: this.options.seedMaxAgeMs } : {}) }).catch(
+        (seedError: unknown) => {
+          throw new AgentError((seedError as Error).message);
+        },
+      );
       this.#gossip!.learn(snapshot.nodes, 'seed');
       try {
-        return await this.#connect(snapshot.natsServers);
+        await this.#connect(snapshot.natsServers);
       } catch (seedError) {
         throw new AgentError(`cannot reach NATS at ${servers.join(', ')} nor at the seed snapshot's ${snapshot.natsServers.join(', ')}: ${(seedError as Error).message}`);
       }
     }
   }
 
-  /** Connects with the node's own credentials, or the token's, or none (open networks). */
+  /** Connects with the node's own credentials, or the token's, or none (open networks); the new connection becomes the agent's. */
   async #connect(servers: string[]): Promise<NatsConnection> {
-    const natsJwt = this.#membership?.network === this.network.id ? this.#membership.natsJwt : undefined;
+    const natsJwt = this.#member ? this.#membership?.natsJwt : undefined;
     const auth = natsJwt
       ? { authenticator: credsAuthenticator(new TextEncoder().encode(credsFor(natsJwt, this.identity.nats.seed))), inboxPrefix: agentInboxPrefix(this.nodeId) }
       : this.#claims?.nats?.creds
@@ -143,19 +240,35 @@ export class Agent {
       servers,
       name: `agent-${this.nodeId}`,
       timeout: this.options.connectTimeoutMs ?? 5000,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
+      maxReconnectAttempts: this.options.maxReconnectAttempts ?? -1,
+      reconnectTimeWait: this.options.reconnectTimeWaitMs ?? 500,
       ...auth,
     });
+    if (this.#stopping) {
+      await nc.close().catch(() => undefined);
+      throw new AgentError('the agent stopped');
+    }
+    this.#nc = nc;
+    this.#credentials = natsJwt ? 'node' : auth.authenticator ? 'join token' : 'none';
     this.#connected = true;
     this.#link = new GridLink(nc, this.#subject);
     void this.#watch(nc);
-    this.logger.info({ server: nc.getServer(), credentials: natsJwt ? 'node' : auth.authenticator ? 'join token' : 'none' }, 'connected to NATS');
+    void nc.closed().then((error) => {
+      // Closed by us (stopping, or trading the token's credentials for our own) is no news.
+      if (this.#stopping || nc !== this.#nc) return;
+      this.#fail(
+        `the NATS connection closed for good${error ? ` (${error.message})` : ''}: if its credentials were revoked this node needs a new join token (\`myc node token\`), otherwise restart the agent once NATS is reachable`,
+        error,
+      );
+    });
+    this.logger.info({ server: nc.getServer(), credentials: this.#credentials }, 'connected to NATS');
     return nc;
   }
 
   async #watch(nc: NatsConnection): Promise<void> {
     for await (const status of nc.status()) {
+      // A connection we traded for another says nothing about the current one.
+      if (nc !== this.#nc) continue;
       if (status.type === 'disconnect') {
         this.#connected = false;
         this.logger.warn('lost NATS; heartbeats pause until it is back');
@@ -170,73 +283,209 @@ export class Agent {
     }
   }
 
-  async #join(gossipAddress: string): Promise<JoinAccepted> {
+  /** The join token, unless it has expired: then it is dropped, and the log says so. */
+  #usableToken(): string | undefined {
+    if (this.#token && this.#claims && this.#claims.exp * 1000 <= Date.now()) {
+      this.logger.warn(
+        { expiredAt: new Date(this.#claims.exp * 1000).toISOString() },
+        'the join token has expired and is dropped: this node rejoins as a member without it; should the grid have forgotten it, it needs a new one (`myc node token`)',
+      );
+      this.#token = undefined;
+    }
+    return this.#token;
+  }
+
+  /**
+   * One join. A member of a secured grid proves itself with its own NATS credentials and keeps its
+   * token home; should the grid not know it (NOT_A_MEMBER), it asks once more with the token.
+   * Resolves undefined when the agent is stopped meanwhile.
+   */
+  async #join(): Promise<JoinAccepted | undefined> {
     const network = this.network;
-    const member = this.#membership?.network === network.id;
+    const token = this.#usableToken();
+    const withToken = token !== undefined && (!this.#member || !this.#membership?.natsJwt);
     let accepted: JoinAccepted;
     try {
-      accepted = await this.#link!.join(
-        joinMessage(this.identity, {
-          network: network.id,
-          ...(this.options.token && (!member || !this.#membership?.natsJwt) ? { token: this.options.token } : {}),
-          requestedTier: this.options.requestedTier,
-          capabilities: this.#capabilities,
-          gossipAddress,
-          withNatsKey: Boolean(this.#claims?.nats?.creds || this.#membership?.natsJwt),
-        }),
-      );
+      accepted = await this.#link!.join(this.#joinMessage(network, withToken ? token : undefined));
     } catch (error) {
-      if (error instanceof JoinRefused) throw new AgentError(`the grid refused to let node ${this.nodeId} join: ${error.message} (${error.code})`);
-      throw error;
+      const retryWithToken = error instanceof JoinRefused && error.code === 'NOT_A_MEMBER' && !withToken && this.#usableToken() !== undefined;
+      if (!retryWithToken || this.#stopping) throw error;
+      this.logger.warn({ nodeId: this.nodeId }, 'the grid does not know this node: asking again with the join token');
+      accepted = await this.#link!.join(this.#joinMessage(network, this.#token));
     }
+    if (this.#stopping) return undefined;
     this.accepted = accepted;
     const servers = this.#nc!.getServer() ? [this.options.natsUrl ?? `nats://${this.#nc!.getServer()}`] : [];
+    const certificate = this.#certify(accepted.membership);
     this.#membership = {
       network: network.id,
       networkKey: network.publicKey,
       natsServers: this.#claims?.nats?.servers ?? this.#membership?.natsServers ?? servers,
       namespace: this.#namespace,
       ...(accepted.natsJwt ? { natsJwt: accepted.natsJwt } : this.#membership?.natsJwt ? { natsJwt: this.#membership.natsJwt } : {}),
+      ...(certificate ? { certificate } : {}),
       tier: accepted.tier,
       joinedAt: this.#membership?.joinedAt ?? new Date().toISOString(),
     };
     writeMembership(this.options.dataDir, this.#membership);
     this.#gossip!.learn(accepted.peers, 'primary');
     this.logger.info({ nodeId: this.nodeId, tier: accepted.tier, status: accepted.status }, 'joined the grid');
-    if (accepted.natsJwt && !member) {
+    if (accepted.natsJwt && this.#credentials !== 'node') {
       // The token's credentials only let us ask to join; our own take over from here.
       const old = this.#nc!;
-      this.#nc = await this.#connect(old.getServer() ? [`nats://${old.getServer()}`] : this.#membership.natsServers);
+      await this.#connect(old.getServer() ? [`nats://${old.getServer()}`] : this.#membership.natsServers);
       await old.close();
+      if (this.#stopping) return undefined;
     }
     this.#notices?.unsubscribe();
     this.#notices = this.#link!.onNotice(this.nodeId, (notice) => {
       this.logger.warn({ code: notice.code, action: notice.action }, notice.message);
-      if (notice.action === 'rejoin' && !this.#stopping) void this.#join(gossipAddress).catch((error: unknown) => this.logger.error({ err: error }, 'rejoin failed'));
+      if (notice.action === 'rejoin') void this.rejoin();
     });
     clearInterval(this.#heartbeatTimer);
+    // The join reached one spores instance, maybe not the one judging liveness: every instance hears a heartbeat.
+    this.#heartbeat();
     this.#heartbeatTimer = setInterval(() => this.#heartbeat(), this.options.heartbeatMs ?? accepted.heartbeatIntervalMs);
     return accepted;
+  }
+
+  #joinMessage(network: { id: string }, token: string | undefined): SignedEnvelope {
+    return joinMessage(this.identity, {
+      network: network.id,
+      ...(token ? { token } : {}),
+      requestedTier: this.options.requestedTier,
+      capabilities: this.#capabilities,
+      gossipAddress: this.#gossip!.address,
+      withNatsKey: Boolean(this.#claims?.nats?.creds || this.#membership?.natsJwt),
+    });
+  }
+
+  /** Hands the join's certificate to gossip; the one kept from before when the grid sent none (or a bad one). */
+  #certify(certificate: SignedEnvelope | undefined): SignedEnvelope | undefined {
+    const kept = this.#member ? this.#membership?.certificate : undefined;
+    if (!certificate) {
+      if (!kept) this.logger.warn('the grid sent no membership certificate (its spores service has no network key): peers will not take this node’s gossip');
+      return kept;
+    }
+    try {
+      this.#gossip!.certify(certificate);
+      return { payload: certificate.payload, sig: certificate.sig };
+    } catch (error) {
+      this.logger.warn({ err: error }, 'the membership certificate the grid sent does not hold: gossip goes on with the one kept before, if any');
+      return kept;
+    }
+  }
+
+  /**
+   * Joins again, one attempt at a time however many notices ask for it, waiting longer after each
+   * failure. Timeouts and an absent grid are retried for as long as it takes; refusals that only a
+   * new token could turn around end the agent after `maxHopelessRejoins` in a row.
+   */
+  rejoin(): Promise<void> {
+    if (this.#stopping || !this.#link) return Promise.resolve();
+    this.#rejoining ??= this.#rejoinUntilDone().finally(() => {
+      this.#rejoining = undefined;
+    });
+    return this.#rejoining;
+  }
+
+  async #rejoinUntilDone(): Promise<void> {
+    const maxHopeless = this.options.maxHopelessRejoins ?? 5;
+    let hopeless = 0;
+    for (let attempt = 0; !this.#stopping; attempt += 1) {
+      try {
+        await this.#join();
+        return;
+      } catch (error) {
+        if (this.#stopping) return;
+        if (isHopeless(error)) {
+          hopeless += 1;
+          if (hopeless >= maxHopeless) {
+            this.#fail(
+              `the grid refused to let node ${this.nodeId} rejoin ${hopeless} times in a row: ${error.message} (${error.code}). Get a new join token with \`myc node token\` and restart the agent with --token`,
+              error,
+            );
+            return;
+          }
+        }
+        const waitMs = this.#backoff(attempt);
+        this.logger.warn({ err: error, attempt: attempt + 1, retryInMs: waitMs }, 'could not rejoin the grid: trying again');
+        await this.#pause(waitMs);
+      }
+    }
+  }
+
+  /** Exponential, capped, with jitter: nodes that lost the grid together do not come back in step. */
+  #backoff(attempt: number): number {
+    const { initial, max } = this.options.rejoinBackoffMs ?? { initial: 1000, max: 60_000 };
+    const ceiling = Math.min(max, initial * 2 ** Math.min(attempt, 30));
+    return Math.ceil(ceiling / 2) + randomInt(Math.max(1, Math.ceil(ceiling / 2)));
+  }
+
+  /** Waits `ms`, or less when the agent stops. */
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => wake(), ms);
+      const wake = () => {
+        clearTimeout(timer);
+        this.#wakeFromBackoff = undefined;
+        resolve();
+      };
+      this.#wakeFromBackoff = wake;
+    });
   }
 
   #heartbeat(): void {
     // While NATS is away a heartbeat would only queue up and arrive stale.
     if (!this.#connected || !this.#link || this.#stopping) return;
-    this.#seq += 1;
-    this.#link.heartbeat(this.nodeId, heartbeatMessage(this.identity, { network: this.network.id, seq: this.#seq, usage: measureUsage(this.options.dataDir, this.#capabilities) }));
+    try {
+      this.#seq += 1;
+      this.#link.heartbeat(this.nodeId, heartbeatMessage(this.identity, { network: this.network.id, seq: this.#seq, usage: this.#usage() }));
+    } catch (error) {
+      // The next tick tries again: a heartbeat that fails must not end the heartbeats.
+      this.logger.warn({ err: error }, 'could not send a heartbeat');
+    }
+  }
+
+  /** What is free; a measure that fails is reported once when it starts failing and once when it works again. */
+  #usage(): NodeUsageV1 {
+    const { usage, failed } = measureUsage(this.options.dataDir, this.#capabilities, this.#lastUsage);
+    this.#lastUsage = usage;
+    const failing = new Set(failed.map(({ measure }) => measure));
+    for (const { measure, error } of failed) {
+      if (!this.#failingMeasures.has(measure)) this.logger.warn({ err: error, measure, sent: usage[measure] }, `cannot measure ${measure}: heartbeats carry its last known value until it can`);
+    }
+    for (const measure of this.#failingMeasures) if (!failing.has(measure as keyof NodeUsageV1)) this.logger.info({ measure }, `${measure} is measured again`);
+    this.#failingMeasures = failing;
+    return usage;
+  }
+
+  /** The agent cannot go on: says why, stops everything (no leave: the grid is out of reach or will not have us), and tells the owner. */
+  #fail(message: string, error?: unknown): void {
+    if (this.#stopping) return;
+    this.logger.fatal({ err: error, nodeId: this.nodeId }, message);
+    void this.#halt().finally(() => this.options.onFatal?.(new AgentError(message)));
   }
 
   /** Leaves the grid (told, not just gone), then stops gossiping and closes NATS. */
   async stop(reason = 'stopped'): Promise<void> {
     if (this.#stopping) return;
-    this.#stopping = true;
-    clearInterval(this.#heartbeatTimer);
-    if (this.#link && this.#connected && this.accepted) {
-      await this.#link
+    const leave = this.#link && this.#connected && this.accepted;
+    const link = this.#link;
+    await this.#halt(async () => {
+      if (!leave || !link) return;
+      await link
         .leave(this.nodeId, leaveMessage(this.identity, { network: this.network.id, reason }), 2000)
         .then(() => this.logger.info({ nodeId: this.nodeId }, 'left the grid'))
         .catch((error: unknown) => this.logger.warn({ err: error }, 'could not tell the grid it is leaving'));
-    }
+    });
+  }
+
+  async #halt(beforeClosing?: () => Promise<void>): Promise<void> {
+    this.#stopping = true;
+    clearInterval(this.#heartbeatTimer);
+    this.#wakeFromBackoff?.();
+    await beforeClosing?.();
     this.#notices?.unsubscribe();
     await this.#gossip?.stop();
     await this.#nc?.close().catch(() => undefined);

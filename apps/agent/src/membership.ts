@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeTierName } from '@mycelium/contracts';
-import { writeSecretFile } from '@mycelium/identity';
+import { type SignedEnvelope, writeSecretFile } from '@mycelium/identity';
 
 /** What a node remembers of the grid it joined, so it can come back without a token. */
 export interface Membership {
@@ -11,6 +11,11 @@ export interface Membership {
   namespace: string;
   /** Its NATS user JWT (secured networks). */
   natsJwt?: string;
+  /**
+   * The network's certificate of the node's key, from its last join: kept so that after a restart
+   * it gossips with its peers even while the spores service is unreachable.
+   */
+  certificate?: SignedEnvelope;
   tier: NodeTierName;
   joinedAt: string;
 }

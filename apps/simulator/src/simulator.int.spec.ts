@@ -2,7 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetNode, QueryNodes } from '@mycelium/contracts';
-import { initNetwork, issueJoinToken } from '@mycelium/identity';
+import { initNetwork, issueJoinToken, type Network, verifyMembership } from '@mycelium/identity';
+import { GridLink, VirtualNode } from '@mycelium/node-client';
 import { CommandClient, loadConfig, openRuntime, type RunningService, type Runtime, startService } from '@mycelium/messaging';
 import { configuredSporesService, DEFAULT_TIER_RULES } from '@mycelium/spores';
 import { openPostgresTestStore, openTestBus, type TestBus, type TestStore, waitFor } from '@mycelium/testing';
@@ -19,6 +20,8 @@ describe('simulator', () => {
   let spores: RunningService;
   let client: CommandClient;
   let simulator: Simulator;
+  let network: Network;
+  let token: string;
 
   const statusOf = async (nodeId: string) => {
     const reply = await client.send(GetNode, { nodeId });
@@ -29,7 +32,7 @@ describe('simulator', () => {
     db = await openPostgresTestStore();
     bus = await openTestBus();
     const dir = mkdtempSync(join(tmpdir(), 'simulator-'));
-    const network = await initNetwork(join(dir, 'network'), { secured: false });
+    network = await initNetwork(join(dir, 'network'), { secured: false });
     const gridConfig = { ...loadConfig({}, dir), natsUrl: bus.natsUrl, databaseUrl: db.databaseUrl, schema: db.schema, namespace: bus.topology.namespace };
     runtime = await openRuntime({ config: gridConfig, topology: bus.topology, logger: createLogger({ name: 'sim-test', level: 'silent' }), relay: false });
     spores = await startService(
@@ -48,7 +51,7 @@ describe('simulator', () => {
       { port: 0 },
     );
     client = new CommandClient(bus.nc, bus.topology);
-    const token = issueJoinToken(network.signer!, { tier: 'sclerotia', ttlSeconds: 600 }).token;
+    token = issueJoinToken(network.signer!, { tier: 'sclerotia', ttlSeconds: 600 }).token;
     simulator = new Simulator({ nc: bus.nc, network: network.info.networkId, token, subject: (subject) => bus.topology.subject(subject) });
   });
   afterAll(async () => {
@@ -62,6 +65,9 @@ describe('simulator', () => {
   it('joins many signed virtual nodes, keeps them alive, and applies faults on demand', async () => {
     const joined = await simulator.join(40);
     expect(joined).toMatchObject({ joined: 40, failed: 0 });
+    // Each holds the network's certificate of its key, to show gossip peers.
+    const networkPublic = { id: network.info.networkId, publicKey: network.info.publicKey };
+    for (const node of simulator.nodes) expect(verifyMembership(node.membership, networkPublic, node.identity.publicKey).nodeId).toBe(node.nodeId);
     simulator.startHeartbeats(HEARTBEAT_MS);
     const alive = async () => {
       const reply = await client.send(QueryNodes, { status: 'alive', limit: 1 });
@@ -90,5 +96,32 @@ describe('simulator', () => {
       expect(await statusOf(nodeId)).toBe('alive');
     }
     expect(simulator.stats().byState).toMatchObject({ killed: 3, forging: 2 });
+  });
+
+  it('does not bring a paused node back once the simulation stopped, or once the node was killed', async () => {
+    const pauseMs = HEARTBEAT_MS;
+    const short = new Simulator({ nc: bus.nc, network: network.info.networkId, token, subject: (subject) => bus.topology.subject(subject) });
+    expect(await short.join(3)).toMatchObject({ joined: 3 });
+    short.startHeartbeats(HEARTBEAT_MS);
+    expect(short.fault('pause', 3, { pauseMs, intervalMs: HEARTBEAT_MS })).toHaveLength(3);
+    await short.stop();
+
+    const node = new VirtualNode({
+      link: new GridLink(bus.nc, (subject) => bus.topology.subject(subject)),
+      network: network.info.networkId,
+      token,
+      capabilities: { cpuCores: 2, memoryMiB: 4096, diskGiB: 50, region: 'sim-a', tags: [], agentVersion: 'sim-0.1.0' },
+    });
+    await node.join();
+    node.startHeartbeats(HEARTBEAT_MS);
+    node.pause(pauseMs);
+    node.kill();
+
+    // Past the end of every pause: nothing resumed.
+    await new Promise((resolve) => setTimeout(resolve, pauseMs * 3));
+    expect(short.nodes.filter((paused) => paused.heartbeating)).toEqual([]);
+    expect(short.stats().byState).toEqual({ stopped: 3 });
+    expect(node.heartbeating).toBe(false);
+    node.close();
   });
 });

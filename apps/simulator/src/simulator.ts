@@ -18,7 +18,10 @@ export interface SimulatorOptions {
 
 interface Simulated {
   node: VirtualNode;
-  state: 'joining' | 'running' | 'killed' | 'paused' | 'flapping' | 'forging' | 'failed' | 'left';
+  state: 'joining' | 'running' | 'killed' | 'paused' | 'flapping' | 'forging' | 'failed' | 'stopped';
+  /** Timers that would start its heartbeats later: cleared when the simulation stops. */
+  startTimer?: NodeJS.Timeout;
+  resumeTimer?: NodeJS.Timeout;
   flapTimer?: NodeJS.Timeout;
 }
 
@@ -93,9 +96,12 @@ export class Simulator {
     for (const simulated of this.#nodes) {
       if (simulated.state !== 'running') continue;
       // A fault may land before the first beat: a killed or paused node stays quiet, a forger beats.
-      setTimeout(() => {
+      clearTimeout(simulated.startTimer);
+      simulated.startTimer = setTimeout(() => {
+        simulated.startTimer = undefined;
         if (simulated.state === 'running' || simulated.state === 'forging') simulated.node.startHeartbeats(intervalMs);
-      }, randomInt(intervalMs)).unref();
+      }, randomInt(intervalMs));
+      simulated.startTimer.unref();
     }
   }
 
@@ -115,10 +121,14 @@ export class Simulator {
           const pauseMs = options.pauseMs ?? 10_000;
           simulated.node.stopHeartbeats();
           simulated.state = 'paused';
-          setTimeout(() => {
+          simulated.resumeTimer = setTimeout(() => {
+            simulated.resumeTimer = undefined;
+            // Stopped meanwhile: it stays quiet.
+            if (simulated.state !== 'paused') return;
             simulated.state = 'running';
             simulated.node.startHeartbeats(intervalMs);
-          }, pauseMs).unref();
+          }, pauseMs);
+          simulated.resumeTimer.unref();
           break;
         }
         case 'flap': {
@@ -159,12 +169,16 @@ export class Simulator {
     return { nodes: this.#nodes.length, byState, heartbeatsSent, notices };
   }
 
-  /** Stops every node; with `leave`, each tells the grid first. */
+  /** Stops every node, paused ones included; with `leave`, each tells the grid first. */
   async stop(options: { leave?: boolean } = {}): Promise<void> {
-    for (const simulated of this.#nodes) clearInterval(simulated.flapTimer);
-    if (options.leave) {
-      await Promise.allSettled(this.#nodes.filter((s) => s.state !== 'failed' && s.state !== 'joining').map((s) => s.node.leave('simulation over')));
+    const joined = this.#nodes.filter((s) => s.state !== 'failed' && s.state !== 'joining' && s.state !== 'stopped');
+    for (const simulated of this.#nodes) {
+      clearTimeout(simulated.startTimer);
+      clearTimeout(simulated.resumeTimer);
+      clearInterval(simulated.flapTimer);
+      if (simulated.state !== 'failed' && simulated.state !== 'joining') simulated.state = 'stopped';
     }
+    if (options.leave) await Promise.allSettled(joined.map((s) => s.node.leave('simulation over')));
     for (const simulated of this.#nodes) simulated.node.close();
   }
 }

@@ -1,9 +1,45 @@
-import { sealEnvelope } from '@mycelium/identity';
+import { connect as connectTcp } from 'node:net';
+import {
+  generateKeyMaterial,
+  issueMembership,
+  networkIdOf,
+  newNonce,
+  peekEnvelope,
+  sealEnvelope,
+  type SignedEnvelope,
+  Signer,
+  verifyMembership,
+} from '@mycelium/identity';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GossipNode } from './gossip.js';
-import { newNodeIdentity } from './node-identity.js';
+import { GossipNode, type GossipOptions, MAX_DIGEST_RECORDS } from './gossip.js';
+import { type NodeIdentity, newNodeIdentity } from './node-identity.js';
 
-const NETWORK = 'net-0123456789abcdef';
+const networkKey = Signer.fromPem(generateKeyMaterial().privateKeyPem);
+const network = { id: networkIdOf(networkKey.publicKey), publicKey: networkKey.publicKey };
+
+/** A node the network admitted: its keys and the certificate its join would have brought. */
+const member = () => {
+  const identity = newNodeIdentity();
+  return { identity, membership: issueMembership(networkKey, { network: network.id, publicKey: identity.publicKey }) };
+};
+
+/** A signed self-record as gossip carries it, with whatever certificate the test gives it. */
+const recordOf = (signer: NodeIdentity, claims: { nodeId?: string; address?: string; version?: number }, membership?: SignedEnvelope) => ({
+  ...sealEnvelope(
+    signer.signer,
+    { kind: 'self', network: network.id, nodeId: claims.nodeId ?? signer.nodeId, address: claims.address ?? 'http://127.0.0.1:1', version: claims.version ?? Date.now() },
+    { includeKey: true },
+  ),
+  ...(membership ? { membership } : {}),
+});
+
+const digestOf = (sender: NodeIdentity, membership: SignedEnvelope | undefined, records: unknown[]) => ({
+  ...sealEnvelope(sender.signer, { kind: 'gossip', network: network.id, from: sender.nodeId, ts: Date.now(), nonce: newNonce(), records }, { includeKey: true }),
+  ...(membership ? { membership } : {}),
+});
+
+const post = (node: GossipNode, body: unknown) => fetch(`${node.address}/gossip`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) });
+const known = (node: GossipNode) => node.view().map((entry) => entry.nodeId);
 
 describe('latent spore (gossip)', () => {
   const running: GossipNode[] = [];
@@ -11,12 +47,13 @@ describe('latent spore (gossip)', () => {
     await Promise.all(running.splice(0).map((node) => node.stop()));
   });
 
-  const start = async (count: number) => {
-    const nodes = Array.from({ length: count }, () => new GossipNode({ identity: newNodeIdentity(), network: NETWORK, fanout: 3 }));
-    running.push(...nodes);
-    await Promise.all(nodes.map((node) => node.listen()));
-    return nodes;
+  const startNode = async (options: Partial<GossipOptions> = {}) => {
+    const node = new GossipNode({ ...member(), network, fanout: 3, ...options });
+    running.push(node);
+    await node.listen();
+    return node;
   };
+  const start = (count: number) => Promise.all(Array.from({ length: count }, () => startNode()));
 
   const record = (node: GossipNode, status = 'alive') => ({
     nodeId: node.nodeId,
@@ -55,19 +92,96 @@ describe('latent spore (gossip)', () => {
     expect(d!.view().find((entry) => entry.nodeId === c!.nodeId)).toMatchObject({ status: 'alive', authority: 'latent' });
   });
 
-  it('drops records that are not signed by the node they describe', async () => {
-    const [honest, liar] = await start(2);
-    const victim = newNodeIdentity();
-    // The liar speaks for a node it does not own: signs its record with its own key.
-    const forged = sealEnvelope(newNodeIdentity().signer, { kind: 'self', network: NETWORK, nodeId: victim.nodeId, address: 'http://evil:1', version: Date.now() }, { includeKey: true });
-    const digest = sealEnvelope(
-      newNodeIdentity().signer,
-      { kind: 'gossip', network: NETWORK, from: 'x', ts: Date.now(), nonce: 'n-0123456789', records: [forged] },
-      { includeKey: true },
-    );
-    const response = await fetch(`${honest!.address}/gossip`, { method: 'POST', body: JSON.stringify(digest) });
+  it('takes the records of certified members from a certified sender, and drops every other record in the same digest', async () => {
+    const honest = await startNode();
+    const sender = member();
+    const friend = member();
+    const victim = member();
+    const outsider = newNodeIdentity();
+    const records = {
+      genuine: recordOf(friend.identity, {}, friend.membership),
+      // A member speaks for another node: signs a record about the victim with its own key.
+      forged: recordOf(sender.identity, { nodeId: victim.identity.nodeId }, sender.membership),
+      // A key the network never admitted, with a certificate it wrote itself, or none.
+      selfCertified: recordOf(outsider, {}, issueMembership(outsider.signer, { network: network.id, publicKey: outsider.publicKey })),
+      uncertified: recordOf(outsider, {}),
+      // A member's certificate beside a stranger's record: it names another key.
+      borrowed: recordOf(outsider, {}, friend.membership),
+      // A member whose address no peer could use.
+      badAddress: recordOf(victim.identity, { address: 'ftp://127.0.0.1:1' }, victim.membership),
+      longAddress: recordOf(victim.identity, { address: `http://${'a'.repeat(200)}:1` }, victim.membership),
+    };
+    const response = await post(honest, digestOf(sender.identity, sender.membership, Object.values(records)));
     expect(response.status).toBe(200);
-    expect(honest!.view().map((entry) => entry.nodeId)).not.toContain(victim.nodeId);
-    expect(liar).toBeDefined();
+    // The digest counted (the genuine record is in), so each other record was judged on its own.
+    expect(known(honest)).toContain(friend.identity.nodeId);
+    expect(known(honest)).not.toContain(victim.identity.nodeId);
+    expect(known(honest)).not.toContain(outsider.nodeId);
+
+    // What the honest node passes on carries each signer's certificate.
+    const answer = (await response.json()) as { membership: SignedEnvelope; pub: string };
+    verifyMembership(answer.membership, network, answer.pub);
+    const passedOn = peekEnvelope<{ records: (SignedEnvelope & { membership: SignedEnvelope; pub: string })[] }>(answer).records;
+    expect(passedOn.map((entry) => verifyMembership(entry.membership, network, entry.pub).nodeId).sort()).toEqual([honest.nodeId, friend.identity.nodeId].sort());
+  });
+
+  it('refuses a digest from a sender the network did not certify, records and all', async () => {
+    const honest = await startNode();
+    const friend = member();
+    const outsider = newNodeIdentity();
+    const selfIssued = issueMembership(outsider.signer, { network: network.id, publicKey: outsider.publicKey });
+    for (const membership of [selfIssued, undefined, friend.membership]) {
+      const response = await post(honest, digestOf(outsider, membership, [recordOf(friend.identity, {}, friend.membership)]));
+      expect(response.status).toBe(400);
+    }
+    expect(known(honest)).toEqual([honest.nodeId]);
+  });
+
+  it('refuses a digest of more than 512 records, and a body over 1 MiB', async () => {
+    const honest = await startNode();
+    const sender = member();
+    const friend = member();
+    const many = Array.from({ length: MAX_DIGEST_RECORDS + 1 }, () => recordOf(friend.identity, {}, friend.membership));
+    expect((await post(honest, digestOf(sender.identity, sender.membership, many))).status).toBe(400);
+    expect((await post(honest, 'x'.repeat(1024 * 1024 + 1))).status).toBe(413);
+    expect(known(honest)).toEqual([honest.nodeId]);
+  });
+
+  it('gossips only once it has its certificate', async () => {
+    const certified = await startNode();
+    const newcomer = member();
+    const pending = await startNode({ identity: newcomer.identity, membership: undefined });
+    pending.learn([record(certified)], 'seed');
+    await pending.round();
+    expect(known(certified)).not.toContain(pending.nodeId);
+    const peer = member();
+    expect((await post(pending, digestOf(peer.identity, peer.membership, []))).status).toBe(503);
+
+    pending.certify(newcomer.membership);
+    await pending.round();
+    expect(known(certified)).toContain(pending.nodeId);
+    expect(() => pending.certify(member().membership)).toThrow(expect.objectContaining({ code: 'NODE_ID_MISMATCH' }));
+  });
+
+  it('drops a client that never finishes its request, and stops even while one is connected', async () => {
+    const halfSent = (node: GossipNode) =>
+      new Promise<ReturnType<typeof connectTcp>>((resolve) => {
+        const url = new URL(node.address);
+        const socket = connectTcp(Number(url.port), url.hostname, () => {
+          socket.write('POST /gossip HTTP/1.1\r\nHost: x\r\n');
+          resolve(socket);
+        });
+        socket.on('error', () => undefined).resume();
+      });
+
+    const impatient = await startNode({ requestTimeoutMs: 200 });
+    const slow = await halfSent(impatient);
+    await new Promise((resolve) => slow.once('close', resolve));
+
+    // A server that would wait for the client for minutes still stops at once.
+    const patient = await startNode({ requestTimeoutMs: 600_000 });
+    const lingering = await halfSent(patient);
+    await patient.stop();
+    lingering.destroy();
   });
 });

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { PeerRecord } from '@mycelium/contracts';
-import { newNonce, nodeIdOf, openEnvelope, peekEnvelope, ReplayGuard, sealEnvelope, type SignedEnvelope } from '@mycelium/identity';
+import { IdentityRejection, newNonce, nodeIdOf, openEnvelope, peekEnvelope, ReplayGuard, sealEnvelope, type SignedEnvelope, verifyMembership } from '@mycelium/identity';
 import type { NodeIdentity } from './node-identity.js';
 
 /** Where a record comes from, in order of authority: the registry, the seed snapshot, gossip. */
@@ -30,36 +30,84 @@ interface Digest {
   from: string;
   ts: number;
   nonce: string;
-  records: SignedEnvelope[];
+  records: Certified[];
+}
+
+/**
+ * A signed envelope with its signer's membership certificate beside it: the network vouches for
+ * the key, the key for the content. Digests and records both travel this way, so a key the network
+ * never admitted can neither talk nor be talked about.
+ */
+interface Certified extends SignedEnvelope {
+  pub: string;
+  membership: SignedEnvelope;
 }
 
 export interface GossipOptions {
   identity: NodeIdentity;
-  network: string;
-  /** Interface to listen on; the address others reach is http://host:port. */
+  /** The network: only keys it certified take part. */
+  network: { id: string; publicKey: string };
+  /**
+   * This node's membership certificate, from its join. Without one it answers no exchange and starts
+   * none (peers would drop its records); `certify` adds it later.
+   */
+  membership?: SignedEnvelope;
+  /** Interface to listen on. */
   host?: string;
   port?: number;
+  /** The address peers reach this node at; default http://host:port. For NAT, proxies, 0.0.0.0. */
+  advertise?: string;
   /** Peers asked per round. */
   fanout?: number;
   intervalMs?: number;
-  /** Records sent per exchange, at most. */
+  /** Records sent per exchange, at most (never above MAX_DIGEST_RECORDS). */
   maxRecords?: number;
+  /** Nodes kept in the view, this one included; beyond it the lowest authority, then the oldest, go. */
+  maxPeers?: number;
+  /** How long a peer may take to send its whole request before the server drops it. */
+  requestTimeoutMs?: number;
   onError?: (error: unknown) => void;
 }
 
-const MAX_BODY = 512 * 1024;
+/** Records a digest may carry: more is not an honest peer, and the digest is refused. */
+export const MAX_DIGEST_RECORDS = 512;
+/** A request or answer body, at most: a full digest with the longest addresses takes about 650 KiB. */
+const MAX_BODY = 1024 * 1024;
+const MAX_ADDRESS_LENGTH = 200;
+
+/** An address a peer may be reached at: an http(s) URL of at most 200 characters, without credentials, query or fragment. */
+export function isGossipAddress(address: unknown): address is string {
+  if (typeof address !== 'string' || address.length > MAX_ADDRESS_LENGTH) return false;
+  try {
+    const url = new URL(address);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password && !/[?#\s]/.test(address);
+  } catch {
+    return false;
+  }
+}
+
+class BodyTooLarge extends Error {
+  constructor() {
+    super(`a gossip body is at most ${MAX_BODY} bytes`);
+    this.name = 'BodyTooLarge';
+  }
+}
 
 /**
  * The latent spore: nodes swap the signed records of the peers they know with a few random peers
  * over HTTP, so the directory survives without NATS. Each record is signed by the node it is about
- * and each exchange by its sender. Where the registry (primary) or the seed snapshot disagree with
- * gossip, the higher authority wins; within one authority, the higher version.
+ * and each exchange by its sender, and both carry the network's certificate of the signer's key.
+ * Where the registry (primary) or the seed snapshot disagree with gossip, the higher authority
+ * wins; within one authority, the higher version.
  */
 export class GossipNode {
   readonly #view = new Map<string, ViewEntry>();
-  readonly #records = new Map<string, SignedEnvelope>();
+  readonly #records = new Map<string, { envelope: Certified; version: number }>();
+  /** Certificates already checked, by key: each record would otherwise cost two signature checks. */
+  readonly #certified = new Map<string, string>();
   readonly #replays = new ReplayGuard(60_000);
-  readonly #options: Required<Omit<GossipOptions, 'onError' | 'port'>> & Pick<GossipOptions, 'onError' | 'port'>;
+  readonly #options: Required<Omit<GossipOptions, 'onError' | 'port' | 'membership' | 'advertise'>> & Pick<GossipOptions, 'onError' | 'port' | 'advertise'>;
+  #membership: SignedEnvelope | undefined;
   #server: Server | undefined;
   #timer: NodeJS.Timeout | undefined;
   #address = '';
@@ -67,7 +115,12 @@ export class GossipNode {
   #rounds = 0;
 
   constructor(options: GossipOptions) {
-    this.#options = { host: '127.0.0.1', fanout: 3, intervalMs: 1000, maxRecords: 256, ...options };
+    const { membership, ...rest } = options;
+    this.#options = { host: '127.0.0.1', fanout: 3, intervalMs: 1000, maxRecords: 256, maxPeers: 10_000, requestTimeoutMs: 5000, ...rest };
+    if (options.advertise !== undefined && !isGossipAddress(options.advertise)) {
+      throw new Error(`the gossip address ${options.advertise} is not an http(s) URL of at most ${MAX_ADDRESS_LENGTH} characters without credentials, query or fragment`);
+    }
+    if (membership) this.certify(membership);
   }
 
   get nodeId(): string {
@@ -82,15 +135,32 @@ export class GossipNode {
     return this.#rounds;
   }
 
+  /** The network's certificate of this node's key, once it has one. */
+  get membership(): SignedEnvelope | undefined {
+    return this.#membership;
+  }
+
+  /** Takes this node's membership certificate (from a join); throws an IdentityRejection if it is not the network's word for this key. */
+  certify(membership: SignedEnvelope): void {
+    verifyMembership(membership, this.#options.network, this.#options.identity.publicKey);
+    this.#membership = { payload: membership.payload, sig: membership.sig };
+    this.#refreshSelf();
+  }
+
   /** Starts serving exchanges; returns the address peers reach this node at. */
   async listen(): Promise<string> {
-    const server = createServer((request, response) => void this.#handle(request, response));
+    const timeout = this.#options.requestTimeoutMs;
+    // A peer that sends its request slowly, or never finishes it, is dropped: it cannot pin the server.
+    const server = createServer(
+      { requestTimeout: timeout, headersTimeout: timeout, connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(timeout / 2))) },
+      (request, response) => void this.#handle(request, response),
+    );
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.#options.port ?? 0, this.#options.host, () => resolve());
     });
     this.#server = server;
-    this.#address = `http://${this.#options.host}:${(server.address() as AddressInfo).port}`;
+    this.#address = this.#options.advertise ?? `http://${this.#options.host}:${(server.address() as AddressInfo).port}`;
     this.#refreshSelf();
     return this.#address;
   }
@@ -103,13 +173,19 @@ export class GossipNode {
   async stop(): Promise<void> {
     clearInterval(this.#timer);
     this.#timer = undefined;
-    await new Promise<void>((resolve) => (this.#server ? this.#server.close(() => resolve()) : resolve()));
-    this.#server?.closeAllConnections();
+    const server = this.#server;
+    this.#server = undefined;
+    if (!server) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // close() waits for open connections, idle keep-alives and half-sent requests included.
+    server.closeAllConnections();
+    await closed;
   }
 
   /** Records from a higher authority: the registry (join replies) or a seed snapshot. */
   learn(records: PeerRecord[], authority: Exclude<Authority, 'latent'>): void {
     for (const record of records) this.#merge({ ...record, authority });
+    this.#forgetBeyondCap();
   }
 
   /** Everyone this node knows, itself included. */
@@ -117,16 +193,17 @@ export class GossipNode {
     return [...this.#view.values()];
   }
 
-  /** One exchange with up to `fanout` random peers that have an address. */
+  /** One exchange with up to `fanout` random peers that have an address; none before this node has its certificate. */
   async round(): Promise<void> {
     this.#rounds += 1;
+    if (!this.#membership) return;
     this.#refreshSelf();
     const candidates = [...this.#view.values()].filter((entry) => entry.nodeId !== this.nodeId && entry.address && entry.status !== 'left');
     const chosen: ViewEntry[] = [];
     while (chosen.length < this.#options.fanout && candidates.length > 0) chosen.push(candidates.splice(randomInt(candidates.length), 1)[0]!);
     await Promise.allSettled(
       chosen.map(async (peer) => {
-        const answer = await postJson(`${peer.address}/gossip`, JSON.stringify(this.#digest()), Math.max(500, this.#options.intervalMs));
+        const answer = await postJson(`${peer.address!.replace(/\/$/, '')}/gossip`, JSON.stringify(this.#digest()), Math.max(500, this.#options.intervalMs));
         this.#receive(answer);
       }),
     );
@@ -136,56 +213,111 @@ export class GossipNode {
     if (!this.#address) return;
     // Versions come from the clock, so a restarted node still outranks its old records.
     this.#version = Math.max(this.#version + 1, Date.now());
-    const self: SelfRecord = { kind: 'self', network: this.#options.network, nodeId: this.nodeId, address: this.#address, version: this.#version };
-    const envelope = sealEnvelope(this.#options.identity.signer, self, { includeKey: true });
-    this.#records.set(this.nodeId, envelope);
     this.#view.set(this.nodeId, { nodeId: this.nodeId, publicKey: this.#options.identity.publicKey, address: this.#address, status: 'alive', version: this.#version, authority: 'primary' });
+    if (!this.#membership) return;
+    const self: SelfRecord = { kind: 'self', network: this.#options.network.id, nodeId: this.nodeId, address: this.#address, version: this.#version };
+    this.#records.set(this.nodeId, { envelope: this.#withCertificate(sealEnvelope(this.#options.identity.signer, self, { includeKey: true })), version: this.#version });
   }
 
-  #digest(): SignedEnvelope {
-    const records = [...this.#records.values()];
-    // Always our own, then a random sample of the rest when there are too many.
-    const sample = records.length <= this.#options.maxRecords ? records : [this.#records.get(this.nodeId)!, ...records.filter(() => randomInt(records.length) < this.#options.maxRecords)];
-    const digest: Digest = { kind: 'gossip', network: this.#options.network, from: this.nodeId, ts: Date.now(), nonce: newNonce(), records: sample };
-    return sealEnvelope(this.#options.identity.signer, digest, { includeKey: true });
+  #withCertificate(envelope: SignedEnvelope): Certified {
+    return { ...envelope, pub: this.#options.identity.publicKey, membership: this.#membership! };
   }
 
-  /** Checks a peer's digest (its signature, freshness) and every record in it; merges what holds. */
+  #digest(): Certified {
+    const own = this.#records.get(this.nodeId)!.envelope;
+    const others = [...this.#records.values()].map((record) => record.envelope).filter((envelope) => envelope !== own);
+    // Our own, then a random sample of the rest when there are too many (a partial shuffle).
+    const room = Math.min(this.#options.maxRecords, MAX_DIGEST_RECORDS) - 1;
+    for (let i = 0; i < Math.min(room, others.length); i += 1) {
+      const j = i + randomInt(others.length - i);
+      [others[i], others[j]] = [others[j]!, others[i]!];
+    }
+    const digest: Digest = { kind: 'gossip', network: this.#options.network.id, from: this.nodeId, ts: Date.now(), nonce: newNonce(), records: [own, ...others.slice(0, room)] };
+    return this.#withCertificate(sealEnvelope(this.#options.identity.signer, digest, { includeKey: true }));
+  }
+
+  /**
+   * Checks a peer's digest (its sender's certificate and signature, freshness, size) and throws if
+   * it does not hold; then checks every record in it and merges those that do.
+   */
   #receive(body: unknown): void {
-    const envelope = body as SignedEnvelope;
-    const { pub } = peekEnvelope(envelope);
-    if (!pub) return;
-    const digest = openEnvelope<Digest>(envelope, pub);
-    if (digest.kind !== 'gossip' || digest.network !== this.#options.network || digest.from !== nodeIdOf(pub)) return;
+    const sender = this.#memberKey(body);
+    const digest = openEnvelope<Digest>(body, sender);
+    if (digest.kind !== 'gossip' || digest.network !== this.#options.network.id || digest.from !== nodeIdOf(sender)) {
+      throw new IdentityRejection('MALFORMED', `not a gossip digest of network ${this.#options.network.id} from the key that signed it`);
+    }
+    if (!Array.isArray(digest.records) || digest.records.length > MAX_DIGEST_RECORDS) {
+      throw new IdentityRejection('MALFORMED', `a gossip digest carries a list of at most ${MAX_DIGEST_RECORDS} records`);
+    }
     this.#replays.check(digest.from, digest.ts, digest.nonce, Date.now());
-    for (const record of Array.isArray(digest.records) ? digest.records.slice(0, this.#options.maxRecords * 2) : []) {
+    for (const record of digest.records) {
       try {
-        const recordKey = peekEnvelope(record).pub;
-        if (!recordKey) continue;
-        const self = openEnvelope<SelfRecord>(record, recordKey);
-        if (self.kind !== 'self' || self.network !== this.#options.network || self.nodeId !== nodeIdOf(recordKey) || self.nodeId === this.nodeId) continue;
-        // The freshest self-record is passed on whatever the view says: others may know the
-        // node only through gossip.
-        const known = this.#records.get(self.nodeId);
-        if (!known || (peekEnvelope<SelfRecord>(known).version ?? 0) < self.version) this.#records.set(self.nodeId, record);
-        this.#merge({ nodeId: self.nodeId, publicKey: recordKey, address: self.address, status: 'alive', version: self.version, authority: 'latent' });
+        this.#accept(record);
       } catch {
         // A record that does not verify is dropped; the rest of the digest still counts.
       }
     }
+    this.#forgetBeyondCap();
   }
 
-  /** Keeps the record with the higher authority, then the higher version. Returns whether it changed. */
-  #merge(incoming: ViewEntry): boolean {
+  #accept(record: unknown): void {
+    const claimed = peekEnvelope<Partial<SelfRecord>>(record);
+    if (typeof claimed.nodeId !== 'string' || claimed.nodeId === this.nodeId) return;
+    // Nothing newer than what we hold: spare the signature checks.
+    const known = this.#records.get(claimed.nodeId);
+    if (known && typeof claimed.version === 'number' && known.version >= claimed.version) return;
+    const key = this.#memberKey(record);
+    const self = openEnvelope<SelfRecord>(record, key);
+    if (self.kind !== 'self' || self.network !== this.#options.network.id || self.nodeId !== nodeIdOf(key)) return;
+    if (typeof self.version !== 'number' || !Number.isFinite(self.version) || !isGossipAddress(self.address)) return;
+    if (known && known.version >= self.version) return;
+    // Kept field by field, so a peer cannot make us pass on anything else.
+    const { payload, sig, membership } = record as Certified;
+    // The freshest self-record is passed on whatever the view says: others may know the node only through gossip.
+    this.#records.set(self.nodeId, { envelope: { payload, sig, pub: key, membership: { payload: membership.payload, sig: membership.sig } }, version: self.version });
+    this.#merge({ nodeId: self.nodeId, publicKey: key, address: self.address, status: 'alive', version: self.version, authority: 'latent' });
+  }
+
+  /** The key that signed `envelope`, once the network's certificate beside it vouches for that key; throws otherwise. */
+  #memberKey(envelope: unknown): string {
+    const { pub, membership } = (typeof envelope === 'object' && envelope !== null ? envelope : {}) as Partial<Certified>;
+    if (typeof pub !== 'string') throw new IdentityRejection('MALFORMED', 'a gossip message carries its signer’s key (pub)');
+    const seen = membership && typeof membership === 'object' ? `${String(membership.payload)}.${String(membership.sig)}` : '';
+    if (this.#certified.get(pub) !== seen) {
+      verifyMembership(membership, this.#options.network, pub);
+      // Bounded: a flood of certified keys costs verification, never memory.
+      if (this.#certified.size >= this.#options.maxPeers * 2) this.#certified.clear();
+      this.#certified.set(pub, seen);
+    }
+    return pub;
+  }
+
+  /** Keeps the record with the higher authority, then the higher version; drops one with an address no peer could use. */
+  #merge(incoming: ViewEntry): void {
+    if (incoming.nodeId === this.nodeId) return;
+    if (incoming.address !== undefined && !isGossipAddress(incoming.address)) return;
     const existing = this.#view.get(incoming.nodeId);
-    if (incoming.nodeId === this.nodeId) return false;
     if (existing && (RANK[existing.authority] > RANK[incoming.authority] || (existing.authority === incoming.authority && existing.version >= incoming.version))) {
       // A lower authority may still fill in an address the higher one did not have.
       if (!existing.address && incoming.address) existing.address = incoming.address;
-      return false;
+      return;
     }
     this.#view.set(incoming.nodeId, { ...incoming, address: incoming.address ?? existing?.address });
-    return true;
+  }
+
+  /** Past `maxPeers`, forgets the weakest: the lowest authority first, then the oldest version. */
+  #forgetBeyondCap(): void {
+    const excess = this.#view.size - this.#options.maxPeers;
+    if (excess <= 0) return;
+    const weakest = [...this.#view.values()]
+      .filter((entry) => entry.nodeId !== this.nodeId)
+      .sort((a, b) => RANK[a.authority] - RANK[b.authority] || a.version - b.version)
+      .slice(0, excess);
+    for (const entry of weakest) {
+      this.#view.delete(entry.nodeId);
+      this.#records.delete(entry.nodeId);
+      this.#certified.delete(entry.publicKey);
+    }
   }
 
   async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -194,21 +326,34 @@ export class GossipNode {
       return;
     }
     try {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of request) {
-        size += (chunk as Buffer).length;
-        if (size > MAX_BODY) throw new Error('digest too large');
-        chunks.push(chunk as Buffer);
+      this.#receive(JSON.parse(await readBody(request)));
+      if (!this.#membership) {
+        response.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'this node has no membership certificate yet: it gossips once it has joined' }));
+        return;
       }
-      this.#receive(JSON.parse(Buffer.concat(chunks).toString('utf8')));
       this.#refreshSelf();
       response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.#digest()));
     } catch (error) {
       this.#options.onError?.(error);
-      response.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: (error as Error).message }));
+      const tooLarge = error instanceof BodyTooLarge;
+      // After a refused body the connection is not reused: what is left of the body is still on it.
+      response
+        .writeHead(tooLarge ? 413 : 400, { 'content-type': 'application/json', ...(tooLarge ? { connection: 'close' } : {}) })
+        .end(JSON.stringify({ error: (error as Error).message }));
     }
   }
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  if (Number(request.headers['content-length'] ?? 0) > MAX_BODY) throw new BodyTooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new BodyTooLarge();
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** POSTs JSON and parses the JSON answer. Plain node:http: fetch would load undici into every agent. */
@@ -219,11 +364,11 @@ function postJson(url: string, body: string, timeoutMs: number): Promise<unknown
       let size = 0;
       response.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > MAX_BODY) request.destroy(new Error('answer too large'));
+        if (size > MAX_BODY) request.destroy(new BodyTooLarge());
         else chunks.push(chunk);
       });
       response.on('end', () => {
-        if (response.statusCode !== 200) return reject(new Error(`${url} answered ${response.statusCode}`));
+        if (response.statusCode !== 200) return reject(new Error(`${url} answered ${response.statusCode}: ${Buffer.concat(chunks).toString('utf8').slice(0, 200)}`));
         try {
           resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
         } catch (error) {

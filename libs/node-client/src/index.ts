@@ -2,5 +2,5 @@ export { loadOrCreateNodeIdentity, type NodeIdentity, newNodeIdentity } from './
 export { heartbeatMessage, joinMessage, leaveMessage } from './messages.js';
 export { GridLink, JoinRefused } from './grid-link.js';
 export { VirtualNode, type VirtualNodeOptions } from './virtual-node.js';
-export { readSeedSnapshot, SeedRejected } from './seed.js';
-export { type Authority, GossipNode, type GossipOptions, type ViewEntry } from './gossip.js';
+export { readSeedSnapshot, SEED_MAX_AGE_MS, type SeedReadOptions, SeedRejected } from './seed.js';
+export { type Authority, GossipNode, type GossipOptions, isGossipAddress, MAX_DIGEST_RECORDS, type ViewEntry } from './gossip.js';

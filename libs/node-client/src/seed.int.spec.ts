@@ -47,6 +47,39 @@ describe('seed spore', () => {
     await expect(readSeedSnapshot(write('changed.json', changed), network)).rejects.toMatchObject({ code: 'BAD_SIGNATURE' });
   });
 
+  it('refuses a snapshot older than the maximum age (24 h unless told otherwise)', async () => {
+    const dayAndMinuteAgo = new Date(Date.now() - 24 * 3_600_000 - 60_000).toISOString();
+    const stale = write('stale.json', sealEnvelope(networkKey, { ...snapshot, issuedAt: dayAndMinuteAgo }));
+    await expect(readSeedSnapshot(stale, network)).rejects.toMatchObject({ code: 'STALE', message: expect.stringContaining(`issued at ${dayAndMinuteAgo}, more than 24 h ago`) });
+    expect((await readSeedSnapshot(stale, network, { maxAgeMs: 48 * 3_600_000 })).issuedAt).toBe(dayAndMinuteAgo);
+    const hourAgo = write('hour.json', sealEnvelope(networkKey, { ...snapshot, issuedAt: new Date(Date.now() - 3_600_000).toISOString() }));
+    await expect(readSeedSnapshot(hourAgo, network, { maxAgeMs: 30 * 60_000 })).rejects.toMatchObject({ code: 'STALE', message: expect.stringContaining('more than 30 min ago') });
+  });
+
+  it('reads no more than the size cap, from a file or a URL', async () => {
+    const envelope = sealEnvelope(networkKey, snapshot);
+    const padded = `${JSON.stringify(envelope)}${' '.repeat(8 * 1024 * 1024)}`;
+    const big = join(dir, 'big.json');
+    writeFileSync(big, padded);
+    await expect(readSeedSnapshot(big, network)).rejects.toMatchObject({ code: 'TOO_LARGE' });
+    await expect(readSeedSnapshot(write('small.json', envelope), network, { maxBytes: 100 })).rejects.toMatchObject({ code: 'TOO_LARGE' });
+    // A server that streams without saying how much, and one that says too much up front.
+    const server = createServer((request, response) => {
+      if (request.url === '/declared') response.writeHead(200, { 'content-length': String(Buffer.byteLength(padded)) });
+      else response.writeHead(200, { 'transfer-encoding': 'chunked' });
+      response.end(padded);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      await expect(readSeedSnapshot(`${base}/streamed`, network)).rejects.toMatchObject({ code: 'TOO_LARGE' });
+      await expect(readSeedSnapshot(`${base}/declared`, network)).rejects.toMatchObject({ code: 'TOO_LARGE' });
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
   it('says when there is nothing to read', async () => {
     await expect(readSeedSnapshot(join(dir, 'missing.json'), network)).rejects.toMatchObject({ code: 'UNREADABLE', message: expect.stringContaining('missing.json') });
   });

@@ -1,5 +1,5 @@
 import type { AgentNotice, JoinAccepted, NodeCapabilitiesV1, NodeTierName, NodeUsageV1 } from '@mycelium/contracts';
-import { generateKeyMaterial, Signer } from '@mycelium/identity';
+import { generateKeyMaterial, Signer, type SignedEnvelope } from '@mycelium/identity';
 import type { Subscription } from '@nats-io/transport-node';
 import type { GridLink } from './grid-link.js';
 import { heartbeatMessage, joinMessage, leaveMessage } from './messages.js';
@@ -23,6 +23,7 @@ export class VirtualNode {
   readonly identity: NodeIdentity;
   #seq = 0;
   #timer: NodeJS.Timeout | undefined;
+  #resumeTimer: NodeJS.Timeout | undefined;
   #intervalMs = 2000;
   #forger: Signer | undefined;
   #notices: Subscription | undefined;
@@ -39,6 +40,15 @@ export class VirtualNode {
 
   get heartbeatsSent(): number {
     return this.#seq;
+  }
+
+  get heartbeating(): boolean {
+    return this.#timer !== undefined;
+  }
+
+  /** The network's certificate of this node's key, from its last join: what it shows gossip peers. */
+  get membership(): SignedEnvelope | undefined {
+    return this.accepted?.membership;
   }
 
   async join(): Promise<JoinAccepted> {
@@ -74,6 +84,8 @@ export class VirtualNode {
   /** Heartbeats at the interval the grid asked for (or `intervalMs`), until stopped. */
   startHeartbeats(intervalMs = this.#intervalMs): void {
     this.stopHeartbeats();
+    this.#cancelResume();
+    this.#intervalMs = intervalMs;
     this.#timer = setInterval(() => this.heartbeat(), intervalMs);
   }
 
@@ -82,15 +94,27 @@ export class VirtualNode {
     this.#timer = undefined;
   }
 
-  /** Fault: the node dies without a word. */
+  /** Fault: the node dies without a word (and does not come back from a pause). */
   kill(): void {
+    this.#cancelResume();
     this.stopHeartbeats();
   }
 
-  /** Fault: silent for `ms`, then back. */
+  /** Fault: silent for `ms`, then back at the interval it had; unless it is killed, leaves or is closed meanwhile. */
   pause(ms: number): void {
     this.stopHeartbeats();
-    setTimeout(() => this.startHeartbeats(), ms).unref();
+    this.#cancelResume();
+    const intervalMs = this.#intervalMs;
+    this.#resumeTimer = setTimeout(() => {
+      this.#resumeTimer = undefined;
+      this.startHeartbeats(intervalMs);
+    }, ms);
+    this.#resumeTimer.unref();
+  }
+
+  #cancelResume(): void {
+    clearTimeout(this.#resumeTimer);
+    this.#resumeTimer = undefined;
   }
 
   /** Fault: from now on its messages are signed with a key that is not its own. */
@@ -99,12 +123,12 @@ export class VirtualNode {
   }
 
   async leave(reason = 'stopped'): Promise<void> {
-    this.stopHeartbeats();
+    this.kill();
     await this.options.link.leave(this.nodeId, leaveMessage(this.identity, { network: this.options.network, reason }));
   }
 
   close(): void {
-    this.stopHeartbeats();
+    this.kill();
     this.#notices?.unsubscribe();
   }
 

@@ -27,6 +27,8 @@ export async function startLocalAgents(options: {
   namespace: string;
   sink: LogSink;
   onExit: (name: string, code: number | string | null) => void;
+  /** The agent's entry point; default: the installed @mycelium/agent's. */
+  agentMain?: string;
 }): Promise<LocalAgents> {
   const { count, home, network, natsUrl, namespace, sink } = options;
   if (count === 0) return { nodeIds: [], stop: async () => undefined };
@@ -46,7 +48,7 @@ export async function startLocalAgents(options: {
     id,
     nats: { servers: [natsUrl], ...(creds ? { creds } : {}), ...(namespace ? { namespace } : {}) },
   });
-  const main = join(dirname(fileURLToPath(import.meta.resolve('@mycelium/agent'))), 'main.js');
+  const main = options.agentMain ?? join(dirname(fileURLToPath(import.meta.resolve('@mycelium/agent'))), 'main.js');
   const agents: { name: string; child: ChildProcess; exited: Promise<unknown> }[] = [];
   let stopping = false;
   const stop = async () => {
@@ -59,11 +61,11 @@ export async function startLocalAgents(options: {
   const joins: Promise<string>[] = [];
   for (let i = 1; i <= count; i += 1) {
     const name = `node-${i}`;
-    const child = spawn(
-      process.execPath,
-      ['--max-semi-space-size=1', main, '--data-dir', join(home, 'agents', name), '--token', token, '--region', REGIONS[(i - 1) % REGIONS.length]!],
-      { env: { ...process.env, NATS_URL: '', MYCELIUM_JOIN_TOKEN: '', LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    // The token goes in the environment: a command line is readable by every user (ps, /proc/*/cmdline).
+    const child = spawn(process.execPath, ['--max-semi-space-size=1', main, '--data-dir', join(home, 'agents', name), '--region', REGIONS[(i - 1) % REGIONS.length]!], {
+      env: { ...process.env, NATS_URL: '', MYCELIUM_JOIN_TOKEN: token, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     stopOnExit(child);
     const exited = new Promise((resolve) => child.once('exit', resolve));
     agents.push({ name, child, exited });
