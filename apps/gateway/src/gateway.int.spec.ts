@@ -149,7 +149,8 @@ describe('gateway REST API', () => {
     const few = await get(`/v1/nodes/${node.nodeId}?historyLimit=5`);
     expect(few.status).toBe(200);
     expect(few.body.history).toHaveLength(5);
-    expect(few.body.historyTotal).toBe(shown.body.historyTotal);
+    // The node is silent and may change status between the two reads: its history only grows.
+    expect(few.body.historyTotal as number).toBeGreaterThanOrEqual(shown.body.historyTotal as number);
     for (const value of ['abc', '0', '1001', '2.5']) {
       expect(await get(`/v1/nodes/${node.nodeId}?historyLimit=${value}`), value).toMatchObject({ status: 400, body: { error: { code: 'VALIDATION_FAILED', field: 'historyLimit' } } });
     }

@@ -38,11 +38,12 @@ export interface SporesFixture {
   dispose(): Promise<void>;
 }
 
-export async function openSporesFixture(overrides: Partial<SporesConfig> = {}): Promise<SporesFixture> {
+/** `secured`: the network has NATS operator keys, so the service trusts subjects to name senders. */
+export async function openSporesFixture(overrides: Partial<SporesConfig> = {}, options: { secured?: boolean } = {}): Promise<SporesFixture> {
   const db = await openPostgresTestStore();
   const bus = await openTestBus();
   const dir = mkdtempSync(join(tmpdir(), 'spores-'));
-  const network = await initNetwork(join(dir, 'network'), { secured: false });
+  const network = await initNetwork(join(dir, 'network'), { secured: options.secured ?? false });
   const seedFile = join(dir, 'seed.json');
   const token = issueJoinToken(network.signer!, { tier: 'sclerotia', ttlSeconds: 3600 }).token;
   const gridConfig = { ...loadConfig({}, dir), natsUrl: bus.natsUrl, databaseUrl: db.databaseUrl, schema: db.schema, namespace: bus.topology.namespace };

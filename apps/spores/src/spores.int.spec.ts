@@ -244,7 +244,9 @@ describe('spores service', () => {
     expect(most.result.history!.length).toBeGreaterThan(100);
     expect(most.result.history!.length).toBeLessThan(1000);
     expect(Buffer.byteLength(JSON.stringify(most.result))).toBeLessThan(1024 * 1024);
-    expect(most.result).toMatchObject({ historyTruncated: true, historyTotal: byDefault.result.historyTotal });
+    // The silent node may go late, suspected and down between the two reads: its history only grows.
+    expect(most.result.historyTruncated).toBe(true);
+    expect(most.result.historyTotal).toBeGreaterThanOrEqual(byDefault.result.historyTotal!);
     expect(BigInt(most.result.history!.at(-1)!.position) >= newest).toBe(true);
 
     expect(await client.send(GetNode, { nodeId: member.nodeId, history: true, historyLimit: 1001 })).toMatchObject({

@@ -50,4 +50,19 @@ describe('ApiKeys', () => {
     expect(keys.check(after.key)).toMatchObject({ keyId: after.keyId });
     expect(keys.status()).toMatchObject({ ready: true, state: 'following', failures: 0 });
   });
+
+  it('lets a bounded number of requests wait for the keys to load, and forgets each once answered', async () => {
+    const loading = new ApiKeys(db.store, createLogger({ name: 'api-keys-test', level: 'silent' }));
+    expect(await loading.whenReady(20)).toBe(false);
+    expect(loading.status().waitingRequests).toBe(0);
+    const waits = Array.from({ length: 1000 }, () => loading.whenReady(60_000));
+    expect(loading.status().waitingRequests).toBe(1000);
+    // One too many is told at once, not after its minute.
+    const overflow = await Promise.race([loading.whenReady(60_000), new Promise((resolve) => setTimeout(resolve, 5000, 'still waiting'))]);
+    expect(overflow).toBe(false);
+    loading.onModuleInit();
+    expect(new Set(await Promise.all(waits))).toEqual(new Set([true]));
+    expect(loading.status().waitingRequests).toBe(0);
+    loading.onModuleDestroy();
+  });
 });

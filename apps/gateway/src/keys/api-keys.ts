@@ -9,6 +9,8 @@ const STREAM_PREFIX = 'gateway/api-key/';
 const KEY = /^myc_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
 /** Retries after a store failure start quick (a blip) and back off to this (a long outage). */
 const MAX_RETRY_MS = 15_000;
+/** Requests that may wait at once for the keys to load; the rest are told to retry at once. */
+const MAX_READY_WAITERS = 1000;
 /** How long `issue` waits for its own key to be folded in before answering anyway. */
 const ISSUE_VISIBLE_MS = 5000;
 
@@ -30,6 +32,8 @@ export interface ApiKeysStatus {
   lastError?: string;
   /** `issue` calls waiting to see their own key. */
   waitingIssues: number;
+  /** Requests waiting for the keys to load. */
+  waitingRequests: number;
 }
 
 const hashOf = (secret: string) => createHash('sha256').update(secret).digest('hex');
@@ -46,6 +50,7 @@ export class ApiKeys implements OnModuleInit, OnModuleDestroy {
   /** Everything in the log up to here has been read: where reading resumes after a failure. */
   #position = 0n;
   readonly #waiters = new Set<{ position: bigint; done: () => void }>();
+  readonly #readyWaiters = new Set<(ready: boolean) => void>();
   #state: ApiKeysStatus['state'] = 'catching-up';
   #failures = 0;
   #lastError: string | undefined;
@@ -71,6 +76,7 @@ export class ApiKeys implements OnModuleInit, OnModuleDestroy {
         this.#state = 'following';
         this.#isReady = true;
         this.#markReady();
+        for (const waiter of this.#readyWaiters) waiter(true);
       },
       onError: (error, retryInMs) => {
         this.#state = 'retrying';
@@ -107,16 +113,22 @@ export class ApiKeys implements OnModuleInit, OnModuleDestroy {
     for (const waiter of this.#waiters) if (waiter.position <= position) waiter.done();
   }
 
-  /** True once ready; false if that takes longer than `timeoutMs`. */
+  /**
+   * True once ready; false if that takes longer than `timeoutMs`, or at once when too many
+   * requests wait already (a store that stays away must not let waiting requests pile up).
+   */
   async whenReady(timeoutMs: number): Promise<boolean> {
     if (this.#isReady) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<false>((resolve) => (timer = setTimeout(resolve, timeoutMs, false)));
-    try {
-      return await Promise.race([this.ready.then(() => true), timedOut]);
-    } finally {
-      clearTimeout(timer);
-    }
+    if (this.#readyWaiters.size >= MAX_READY_WAITERS) return false;
+    return new Promise<boolean>((resolve) => {
+      const waiter = (ready: boolean) => {
+        clearTimeout(timer);
+        this.#readyWaiters.delete(waiter);
+        resolve(ready);
+      };
+      const timer = setTimeout(waiter, timeoutMs, false);
+      this.#readyWaiters.add(waiter);
+    });
   }
 
   status(): ApiKeysStatus {
@@ -127,6 +139,7 @@ export class ApiKeys implements OnModuleInit, OnModuleDestroy {
       failures: this.#failures,
       ...(this.#lastError ? { lastError: this.#lastError } : {}),
       waitingIssues: this.#waiters.size,
+      waitingRequests: this.#readyWaiters.size,
     };
   }
 

@@ -1,6 +1,6 @@
 import { AgentSubjects, GetNode } from '@mycelium/contracts';
 import { issueJoinToken, newNonce, sealEnvelope } from '@mycelium/identity';
-import { joinMessage, leaveMessage, newNodeIdentity } from '@mycelium/node-client';
+import { joinMessage, leaveMessage, newNodeIdentity, type VirtualNode } from '@mycelium/node-client';
 import { waitFor } from '@mycelium/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities, DOWN_GRACE_MS, openSporesFixture, type SporesFixture } from '../spores.fixture.js';
@@ -8,7 +8,42 @@ import { capabilities, DOWN_GRACE_MS, openSporesFixture, type SporesFixture } fr
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
-describe('agent protocol: who is blamed, who is answered', () => {
+/** On `framer`'s own subject, a heartbeat naming `victim`, signed by the framer. */
+function frame(grid: SporesFixture, framer: VirtualNode, victim: VirtualNode): void {
+  const forged = sealEnvelope(framer.identity.signer, {
+    kind: 'heartbeat',
+    nodeId: victim.nodeId,
+    network: grid.network.info.networkId,
+    ts: Date.now(),
+    nonce: newNonce(),
+    seq: 1,
+    usage: { cpuFree: 1, memoryFreeMiB: 1, diskFreeGiB: 1 },
+  });
+  grid.bus.nc.publish(grid.bus.topology.subject(AgentSubjects.heartbeat(framer.nodeId)), encoder.encode(JSON.stringify(forged)));
+}
+
+describe('agent protocol on a secured network: the subject names the sender', () => {
+  let grid: SporesFixture;
+  beforeAll(async () => {
+    grid = await openSporesFixture({}, { secured: true });
+    await grid.start();
+  });
+  afterAll(() => grid?.dispose());
+
+  it('blames the node whose subject a forged heartbeat came on, not the node it names', async () => {
+    const [framer, victim] = [grid.node(), grid.node()];
+    await framer.join();
+    await victim.join();
+    frame(grid, framer, victim);
+    await waitFor(async () => (await grid.securityEvents(framer.nodeId)).includes('NODE_ID_MISMATCH'), { what: 'the framer’s record' });
+    await waitFor(() => framer.notices.some((notice) => notice.code === 'NODE_ID_MISMATCH'), { what: 'the notice to the framer' });
+    expect(await grid.securityEvents(victim.nodeId)).toEqual([]);
+    expect(victim.notices).toEqual([]);
+  });
+});
+
+
+describe('agent protocol on an open network', () => {
   let grid: SporesFixture;
   const subject = (name: string) => grid.bus.topology.subject(name);
 
@@ -18,24 +53,14 @@ describe('agent protocol: who is blamed, who is answered', () => {
   });
   afterAll(() => grid?.dispose());
 
-  it('blames the node whose subject a forged heartbeat came on, not the node it names', async () => {
+  it('blames nobody for a heartbeat that names another node: anyone may publish on any subject', async () => {
     const [framer, victim] = [grid.node(), grid.node()];
     await framer.join();
     await victim.join();
-    const forged = sealEnvelope(framer.identity.signer, {
-      kind: 'heartbeat',
-      nodeId: victim.nodeId,
-      network: grid.network.info.networkId,
-      ts: Date.now(),
-      nonce: newNonce(),
-      seq: 1,
-      usage: { cpuFree: 1, memoryFreeMiB: 1, diskFreeGiB: 1 },
-    });
-    grid.bus.nc.publish(subject(AgentSubjects.heartbeat(framer.nodeId)), encoder.encode(JSON.stringify(forged)));
-    await waitFor(async () => (await grid.securityEvents(framer.nodeId)).includes('NODE_ID_MISMATCH'), { what: 'the framer’s record' });
-    await waitFor(() => framer.notices.some((notice) => notice.code === 'NODE_ID_MISMATCH'), { what: 'the notice to the framer' });
+    frame(grid, framer, victim);
+    await waitFor(async () => (await grid.securityEvents('unattributed')).includes('NODE_ID_MISMATCH'), { what: 'the unattributed record' });
+    expect(await grid.securityEvents(framer.nodeId)).toEqual([]);
     expect(await grid.securityEvents(victim.nodeId)).toEqual([]);
-    expect(victim.notices).toEqual([]);
   });
 
   it('records forged joins under no claimed node, once a minute however many ids they claim', async () => {

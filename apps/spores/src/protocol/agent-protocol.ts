@@ -113,8 +113,8 @@ export class AgentProtocol implements OnApplicationBootstrap, OnModuleDestroy {
 
   /**
    * Opens a signed message: key known (heartbeat, leave) or carried (join); always fresh and new.
-   * A node's own messages come on its own subject (which only it may publish on, on a secured
-   * network), so the subject names the sender before anything in the message is believed.
+   * A node's own messages come on its own subject: one naming another node is refused before
+   * anything in it is believed (on a secured network only the node may publish there).
    */
   #open<T extends object>(msg: Msg, payloadClass: new () => T, publicKeyOf: (nodeId: string, carried?: string) => string | undefined): T & { nodeId: string; ts: number } {
     let envelope: unknown;
@@ -217,8 +217,9 @@ export class AgentProtocol implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async #leave(msg: Msg): Promise<void> {
+    let request: LeaveRequestV1 | undefined;
     try {
-      const request = this.#open(msg, LeaveRequestV1, (claimed) => this.registry.get(claimed)?.node.publicKey);
+      request = this.#open(msg, LeaveRequestV1, (claimed) => this.registry.get(claimed)?.node.publicKey);
       await this.commands.execute(request.nodeId, {
         type: 'LeaveGrid',
         data: { reason: request.reason, signedAt: new Date(request.ts).toISOString(), now: new Date().toISOString() },
@@ -227,6 +228,7 @@ export class AgentProtocol implements OnApplicationBootstrap, OnModuleDestroy {
       this.#reply(msg, { ok: true, result: { left: true } });
     } catch (error) {
       const refusal = this.#refusal(error);
+      refusal.nodeId ??= request?.nodeId;
       if (refusal.security) await this.#recordViolation(msg, refusal);
       this.#reply(msg, { ok: false, error: { code: refusal.code, message: refusal.message } });
     }
@@ -246,6 +248,7 @@ export class AgentProtocol implements OnApplicationBootstrap, OnModuleDestroy {
       // Every instance hears every heartbeat: only the leader records and answers, so a refusal is one event.
       if (!this.leadership.isLeader) return;
       if (refusal.security) await this.#recordViolation(msg, refusal);
+      // Guidance, not blame: on an open network anyone could publish on the notice subject anyway.
       const subjectNode = this.#subjectNode(msg);
       if (subjectNode) this.#notify(subjectNode, refusal);
     }
@@ -262,9 +265,17 @@ export class AgentProtocol implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
+  /**
+   * Who a refused message is surely from: on a secured network the subject says it (only the node
+   * may publish on its own), anywhere a valid signature does; otherwise nobody known.
+   */
+  #provenSender(msg: Msg, refusal: Refusal): string | undefined {
+    return (this.config.network?.info.nats ? this.#subjectNode(msg) : undefined) ?? refusal.nodeId;
+  }
+
   #recordViolation(msg: Msg, refusal: Refusal): Promise<void> {
     return this.security.record({
-      nodeId: this.#subjectNode(msg) ?? refusal.nodeId,
+      nodeId: this.#provenSender(msg, refusal),
       claimedNodeId: this.#claimedNode(msg),
       subject: msg.subject,
       code: refusal.code as SecurityViolationCode,

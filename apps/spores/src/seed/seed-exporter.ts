@@ -16,6 +16,7 @@ import { SPORES_CONFIG, type SporesConfig } from '../spores.config.js';
 export class SeedExporter implements OnApplicationBootstrap, OnModuleDestroy {
   #timer: NodeJS.Timeout | undefined;
   #refresh: NodeJS.Timeout | undefined;
+  #destroyed = false;
   #exporting: Promise<void> | undefined;
   #again = false;
   #stopListening: (() => void) | undefined;
@@ -40,6 +41,7 @@ export class SeedExporter implements OnApplicationBootstrap, OnModuleDestroy {
       return;
     }
     await this.registry.ready;
+    if (this.#destroyed) return;
     this.#stopListening = this.registry.onChange(() => this.#schedule());
     this.leadership.onChange((leader) => leader && this.#schedule());
     this.#schedule();
@@ -47,13 +49,14 @@ export class SeedExporter implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
+    this.#destroyed = true;
     clearTimeout(this.#timer);
     clearInterval(this.#refresh);
     this.#stopListening?.();
   }
 
   #schedule(): void {
-    if (this.#timer) return;
+    if (this.#timer || this.#destroyed) return;
     // Changes come in bursts (a thousand nodes joining): one snapshot per burst.
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
