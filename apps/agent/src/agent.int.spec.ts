@@ -20,7 +20,7 @@ import {
 import { loadConfig, openRuntime, type RunningService, type Runtime, startService, Topology } from '@mycelium/messaging';
 import { newNodeIdentity } from '@mycelium/node-client';
 import { configuredSporesService, DEFAULT_TIER_RULES } from '@mycelium/spores';
-import { openPostgresTestStore, startNatsServer, type TestNatsServer, type TestStore, waitFor } from '@mycelium/testing';
+import { freePort, openPostgresTestStore, startNatsServer, type TestNatsServer, type TestStore, waitFor } from '@mycelium/testing';
 import { createLogger } from '@mycelium/telemetry';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, type AgentError, type AgentOptions } from './agent.js';
@@ -169,6 +169,30 @@ describe('node agent', () => {
     expect(logged(/rejoin 3 times in a row/)[0]).toMatchObject({ level: 'fatal' });
   });
 
+  it('counts only refusals in a row: an attempt the grid does not answer starts the count again', async () => {
+    const { token, claims } = await tokenFor(2);
+    // Waits of 0.5 to 1 s between attempts: time enough to take the grid away between two.
+    const { agent, fatal, logged } = startAgent(join(dir, 'refused-twice'), { token, maxHopelessRejoins: 2, heartbeatMs: HEARTBEAT_MS, rejoinBackoffMs: { initial: 1000, max: 1000 } });
+    await agent.start();
+    await waitFor(() => Date.now() > claims.exp * 1000, { what: 'the token to expire' });
+    await grid!.stop();
+    await startGrid();
+    const failures = () => logged('could not rejoin the grid: trying again').map((line) => (line.err as { code?: string }).code);
+
+    // The new grid does not know the node, whose token has expired: refused. Then the grid goes away.
+    await waitFor(() => failures().length > 0, { what: 'a first refusal' });
+    expect(failures()).toEqual(['NOT_A_MEMBER']);
+    await grid!.stop();
+    await waitFor(() => failures().length > 1, { what: 'an attempt nobody answers' });
+    expect(failures()[1]).not.toBe('NOT_A_MEMBER');
+
+    // Back: the refusal right after the unanswered attempt is the first in a row; the next one ends it.
+    await startGrid();
+    await waitFor(() => fatal.length > 0, { what: 'the agent giving up' });
+    expect(failures().at(-1)).toBe('NOT_A_MEMBER');
+    expect(fatal[0]!.message).toMatch(/rejoin 2 times in a row: .*\(NOT_A_MEMBER\)\. Get a new join token with `myc node token` and restart the agent with --token <token> or MYCELIUM_JOIN_TOKEN$/);
+  });
+
   it('stops cleanly when stopped while its join is under way', async () => {
     const { token } = await tokenFor(3600);
     const { agent, fatal, logged } = startAgent(join(dir, 'interrupted'), { token });
@@ -232,15 +256,22 @@ describe('node agent', () => {
     expect(again.agent.peers().map((entry) => entry.nodeId)).toContain(peer.nodeId);
   });
 
-  it('advertises the gossip address it is told, not the one it binds', async () => {
+  it('advertises the gossip address it is told, not the one it binds, and peers gossip to it there', async () => {
     const { token } = await tokenFor(3600);
-    const { agent } = startAgent(join(dir, 'advertised'), { token, gossipAdvertise: 'https://node-a.example.org:7946' });
+    // Nothing listens there: what a peer's attempt ends with shows it really tried.
+    const advertised = `https://127.0.0.1:${await freePort()}`;
+    const { agent } = startAgent(join(dir, 'advertised'), { token, gossipAdvertise: advertised });
     await agent.start();
-    expect(agent.gossipAddress).toBe('https://node-a.example.org:7946');
+    expect(agent.gossipAddress).toBe(advertised);
     // The grid hands it out to those who join after.
-    const { agent: next } = startAgent(join(dir, 'next'), { token });
+    const { agent: next, logged } = startAgent(join(dir, 'next'), { token });
     const accepted = await next.start();
-    expect(accepted!.peers.find((peer) => peer.nodeId === agent.nodeId)?.address).toBe('https://node-a.example.org:7946');
+    expect(accepted!.peers.find((peer) => peer.nodeId === agent.nodeId)?.address).toBe(advertised);
+    // They try it over https (refused, not an unsupported protocol), and say so once.
+    const failed = () => logged('gossip with a peer failed').filter((line) => line.peer === agent.nodeId);
+    await waitFor(() => logged('gossip exchange failed').some((line) => String((line.err as { message?: string }).message).includes(agent.nodeId)), { what: 'a second failed exchange' });
+    expect(failed()).toHaveLength(1);
+    expect(failed()[0]).toMatchObject({ level: 'warn', address: advertised, err: { message: expect.stringMatching(/ECONNREFUSED/) } });
   });
 
   it('exits with a fatal error when its NATS connection closes for good', async () => {

@@ -4,6 +4,7 @@ import { connect, credsAuthenticator, type NatsConnection, type Subscription } f
 import type { JoinAccepted, NodeCapabilitiesV1, NodeTierName, NodeUsageV1 } from '@mycelium/contracts';
 import { agentInboxPrefix, bootstrapInboxPrefix, credsFor, type JoinTokenClaims, readJoinToken, type SignedEnvelope, verifyMembership } from '@mycelium/identity';
 import {
+  GossipExchangeFailed,
   GossipNode,
   GridLink,
   heartbeatMessage,
@@ -168,7 +169,11 @@ export class Agent {
       host: this.options.gossipHost,
       port: this.options.gossipPort,
       ...(this.options.gossipAdvertise ? { advertise: this.options.gossipAdvertise } : {}),
-      onError: (error) => this.logger.debug({ err: error }, 'gossip exchange failed'),
+      onError: (error) => {
+        // A peer that stops answering (or an address it cannot be reached at) is said once; its next failures only at debug.
+        if (error instanceof GossipExchangeFailed && !error.again) this.logger.warn({ err: error, peer: error.peer, address: error.address }, 'gossip with a peer failed');
+        else this.logger.debug({ err: error }, 'gossip exchange failed');
+      },
     });
     await this.#gossip.listen();
     if (this.#stopping) {
@@ -398,15 +403,14 @@ export class Agent {
         return;
       } catch (error) {
         if (this.#stopping) return;
-        if (isHopeless(error)) {
-          hopeless += 1;
-          if (hopeless >= maxHopeless) {
-            this.#fail(
-              `the grid refused to let node ${this.nodeId} rejoin ${hopeless} times in a row: ${error.message} (${error.code}). Get a new join token with \`myc node token\` and restart the agent with --token`,
-              error,
-            );
-            return;
-          }
+        // Only refusals in a row count: a timeout between two says nothing about the token.
+        hopeless = isHopeless(error) ? hopeless + 1 : 0;
+        if (isHopeless(error) && hopeless >= maxHopeless) {
+          this.#fail(
+            `the grid refused to let node ${this.nodeId} rejoin ${hopeless} times in a row: ${error.message} (${error.code}). Get a new join token with \`myc node token\` and restart the agent with --token <token> or MYCELIUM_JOIN_TOKEN`,
+            error,
+          );
+          return;
         }
         const waitMs = this.#backoff(attempt);
         this.logger.warn({ err: error, attempt: attempt + 1, retryInMs: waitMs }, 'could not rejoin the grid: trying again');

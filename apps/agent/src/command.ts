@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { isNodeTier } from '@mycelium/identity';
 import type { NodeTierName } from '@mycelium/contracts';
-import { isGossipAddress } from '@mycelium/node-client';
+import { isGossipAddress } from '@mycelium/contracts/agent';
 import { createLogger } from '@mycelium/telemetry/logger';
 import { Agent, AgentError } from './agent.js';
 

@@ -1,8 +1,10 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Length, Matches, Min, ValidateNested } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Length, Matches, Min, ValidateBy, ValidateNested } from 'class-validator';
 import { NODE_ID, NODE_TIERS, NodeCapabilitiesV1, type NodeTierName, NodeUsageV1 } from './shared.js';
 
-export { AgentSubjects, type AgentNotice, type JoinAccepted, type PeerRecord } from './agent-subjects.js';
+import { isGossipAddress, MAX_GOSSIP_ADDRESS_LENGTH } from './agent-subjects.js';
+
+export { AgentSubjects, type AgentNotice, isGossipAddress, type JoinAccepted, MAX_GOSSIP_ADDRESS_LENGTH, type PeerRecord } from './agent-subjects.js';
 
 /**
  * The node agent's protocol. Every message is a signed envelope (`{ payload, sig, pub? }`, see
@@ -55,8 +57,13 @@ export class JoinRequestV1 extends SignedPayload {
   natsKey?: string;
 
   @IsOptional()
-  @IsString()
-  @Length(1, 200)
+  @ValidateBy({
+    name: 'isGossipAddress',
+    validator: {
+      validate: isGossipAddress,
+      defaultMessage: () => `gossipAddress must be an http(s) URL of at most ${MAX_GOSSIP_ADDRESS_LENGTH} characters, without credentials, query or fragment`,
+    },
+  })
   gossipAddress?: string;
 }
 

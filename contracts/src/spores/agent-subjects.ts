@@ -55,3 +55,19 @@ export interface PeerRecord {
   version: number;
 }
 
+/** Longest gossip address a node may advertise. */
+export const MAX_GOSSIP_ADDRESS_LENGTH = 200;
+
+/**
+ * Where peers reach a node for gossip: an http(s) URL without credentials, query or fragment. The
+ * spores service refuses a join advertising anything else, and gossip drops it, by this one rule.
+ */
+export function isGossipAddress(address: unknown): address is string {
+  if (typeof address !== 'string' || address.length > MAX_GOSSIP_ADDRESS_LENGTH) return false;
+  try {
+    const url = new URL(address);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password && !/[?#\s]/.test(address);
+  } catch {
+    return false;
+  }
+}

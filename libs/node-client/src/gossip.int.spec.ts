@@ -1,4 +1,4 @@
-import { connect as connectTcp } from 'node:net';
+import { type AddressInfo, connect as connectTcp, createServer as createTcpServer } from 'node:net';
 import {
   generateKeyMaterial,
   issueMembership,
@@ -11,7 +11,7 @@ import {
   verifyMembership,
 } from '@mycelium/identity';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GossipNode, type GossipOptions, MAX_DIGEST_RECORDS } from './gossip.js';
+import { GossipExchangeFailed, GossipNode, type GossipOptions, MAX_CLOCK_SKEW_MS, MAX_DIGEST_RECORDS } from './gossip.js';
 import { type NodeIdentity, newNodeIdentity } from './node-identity.js';
 
 const networkKey = Signer.fromPem(generateKeyMaterial().privateKeyPem);
@@ -154,13 +154,93 @@ describe('latent spore (gossip)', () => {
     pending.learn([record(certified)], 'seed');
     await pending.round();
     expect(known(certified)).not.toContain(pending.nodeId);
+    // It answers no exchange, and takes nothing from one.
     const peer = member();
-    expect((await post(pending, digestOf(peer.identity, peer.membership, []))).status).toBe(503);
+    const friend = member();
+    expect((await post(pending, digestOf(peer.identity, peer.membership, [recordOf(friend.identity, {}, friend.membership)]))).status).toBe(503);
+    expect(known(pending)).not.toContain(friend.identity.nodeId);
 
     pending.certify(newcomer.membership);
     await pending.round();
     expect(known(certified)).toContain(pending.nodeId);
     expect(() => pending.certify(member().membership)).toThrow(expect.objectContaining({ code: 'NODE_ID_MISMATCH' }));
+  });
+
+  it('refuses a self-record dated more than a minute ahead, and forgets by arrival, not by the version a member chose', async () => {
+    const honest = await startNode({ maxPeers: 3 });
+    const sender = member();
+    const [early, late, later] = [member(), member(), member()];
+    const from = (records: unknown[]) => post(honest, digestOf(sender.identity, sender.membership, records));
+
+    const farAhead = recordOf(early.identity, { version: Date.now() + MAX_CLOCK_SKEW_MS + 60_000 }, early.membership);
+    expect((await from([farAhead])).status).toBe(200);
+    expect(known(honest)).not.toContain(early.identity.nodeId);
+
+    // Within the skew it counts; then two older-dated records arrive after it.
+    await from([recordOf(early.identity, { version: Date.now() + MAX_CLOCK_SKEW_MS / 2 }, early.membership)]);
+    await from([recordOf(late.identity, { version: 1 }, late.membership)]);
+    expect(known(honest).sort()).toEqual([honest.nodeId, early.identity.nodeId, late.identity.nodeId].sort());
+    await from([recordOf(later.identity, { version: 2 }, later.membership)]);
+    // Over the cap of 3: the first to arrive goes, though its version is the highest.
+    expect(known(honest).sort()).toEqual([honest.nodeId, late.identity.nodeId, later.identity.nodeId].sort());
+  });
+
+  it('listens on an IPv6 host at a bracketed address peers can use', async () => {
+    const node = await startNode({ host: '::1' });
+    expect(node.address).toMatch(/^http:\/\/\[::1\]:\d+$/);
+    const peer = await startNode();
+    peer.learn([record(node)], 'seed');
+    await peer.round();
+    expect(known(node)).toContain(peer.nodeId);
+  });
+
+  it('speaks TLS to a peer at an https address, and reports each failed exchange, naming the peer', async () => {
+    // A bare TCP server: the first bytes a client sends show whether it speaks TLS or plain HTTP.
+    const firstBytes: Buffer[] = [];
+    const tcp = createTcpServer((socket) =>
+      socket.once('data', (chunk: Buffer) => {
+        firstBytes.push(chunk);
+        socket.destroy();
+      }),
+    );
+    await new Promise<void>((resolve) => tcp.listen(0, '127.0.0.1', resolve));
+    const errors: unknown[] = [];
+    try {
+      const node = await startNode({ onError: (error) => errors.push(error) });
+      const peer = member().identity;
+      const address = `https://127.0.0.1:${(tcp.address() as AddressInfo).port}`;
+      node.learn([{ nodeId: peer.nodeId, publicKey: peer.publicKey, address, status: 'alive', version: 1 }], 'primary');
+      await node.round();
+      // A TLS handshake record (0x16), not "POST".
+      expect(firstBytes).toHaveLength(1);
+      expect(firstBytes[0]![0]).toBe(0x16);
+      expect(errors).toEqual([expect.any(GossipExchangeFailed)]);
+      expect(errors[0]).toMatchObject({ peer: peer.nodeId, address, again: false });
+      await node.round();
+      expect(errors[1]).toMatchObject({ peer: peer.nodeId, again: true });
+    } finally {
+      await new Promise((resolve) => tcp.close(resolve));
+    }
+  });
+
+  it('reports a peer that fails again after it answered as a new failure', async () => {
+    const errors: GossipExchangeFailed[] = [];
+    const node = await startNode({ onError: (error) => errors.push(error as GossipExchangeFailed) });
+    const other = member();
+    const first = await startNode(other);
+    node.learn([record(first)], 'primary');
+    await first.stop();
+    await node.round();
+    expect(errors.map((error) => error.again)).toEqual([false]);
+
+    // The same node back on the same port: the exchange goes through.
+    const back = await startNode({ ...other, port: Number(new URL(first.address).port) });
+    await node.round();
+    expect(known(back)).toContain(node.nodeId);
+    expect(errors).toHaveLength(1);
+    await back.stop();
+    await node.round();
+    expect(errors.map((error) => error.again)).toEqual([false, false]);
   });
 
   it('drops a client that never finishes its request, and stops even while one is connected', async () => {

@@ -1,7 +1,8 @@
 import { randomInt } from 'node:crypto';
 import { createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { PeerRecord } from '@mycelium/contracts';
+import { isGossipAddress, MAX_GOSSIP_ADDRESS_LENGTH, type PeerRecord } from '@mycelium/contracts/agent';
 import { IdentityRejection, newNonce, nodeIdOf, openEnvelope, peekEnvelope, ReplayGuard, sealEnvelope, type SignedEnvelope, verifyMembership } from '@mycelium/identity';
 import type { NodeIdentity } from './node-identity.js';
 
@@ -19,7 +20,11 @@ interface SelfRecord {
   network: string;
   nodeId: string;
   address: string;
-  /** Grows every round: the freshest record of a node wins among gossip. */
+  /**
+   * The signer's clock when it signed (it grows every round): the freshest record of a node wins
+   * among gossip. Refused beyond MAX_CLOCK_SKEW_MS ahead of ours, or a node could outrank its own
+   * later records for good.
+   */
   version: number;
 }
 
@@ -62,10 +67,11 @@ export interface GossipOptions {
   intervalMs?: number;
   /** Records sent per exchange, at most (never above MAX_DIGEST_RECORDS). */
   maxRecords?: number;
-  /** Nodes kept in the view, this one included; beyond it the lowest authority, then the oldest, go. */
+  /** Nodes kept in the view, this one included; beyond it the lowest authority, then the longest unchanged, go. */
   maxPeers?: number;
   /** How long a peer may take to send its whole request before the server drops it. */
   requestTimeoutMs?: number;
+  /** A refused request, or an exchange this node started that failed (a GossipExchangeFailed). */
   onError?: (error: unknown) => void;
 }
 
@@ -73,16 +79,19 @@ export interface GossipOptions {
 export const MAX_DIGEST_RECORDS = 512;
 /** A request or answer body, at most: a full digest with the longest addresses takes about 650 KiB. */
 const MAX_BODY = 1024 * 1024;
-const MAX_ADDRESS_LENGTH = 200;
+/** How far ahead of our clock a self-record's version (its signer's clock) may be. */
+export const MAX_CLOCK_SKEW_MS = 60_000;
 
-/** An address a peer may be reached at: an http(s) URL of at most 200 characters, without credentials, query or fragment. */
-export function isGossipAddress(address: unknown): address is string {
-  if (typeof address !== 'string' || address.length > MAX_ADDRESS_LENGTH) return false;
-  try {
-    const url = new URL(address);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password && !/[?#\s]/.test(address);
-  } catch {
-    return false;
+/** An exchange this node started did not go through; `again` when the one before with that peer failed too. */
+export class GossipExchangeFailed extends Error {
+  constructor(
+    readonly peer: string,
+    readonly address: string,
+    readonly again: boolean,
+    cause: unknown,
+  ) {
+    super(`gossip with ${peer} at ${address} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'GossipExchangeFailed';
   }
 }
 
@@ -103,6 +112,14 @@ class BodyTooLarge extends Error {
 export class GossipNode {
   readonly #view = new Map<string, ViewEntry>();
   readonly #records = new Map<string, { envelope: Certified; version: number }>();
+  /**
+   * When each view entry last changed, in arrival order: the cap forgets by it, not by version,
+   * since a member picks its own records' versions.
+   */
+  readonly #changed = new Map<string, number>();
+  #changes = 0;
+  /** Peers whose last exchange failed: the next failure is reported as a repeat. */
+  readonly #failing = new Set<string>();
   /** Certificates already checked, by key: each record would otherwise cost two signature checks. */
   readonly #certified = new Map<string, string>();
   readonly #replays = new ReplayGuard(60_000);
@@ -118,7 +135,7 @@ export class GossipNode {
     const { membership, ...rest } = options;
     this.#options = { host: '127.0.0.1', fanout: 3, intervalMs: 1000, maxRecords: 256, maxPeers: 10_000, requestTimeoutMs: 5000, ...rest };
     if (options.advertise !== undefined && !isGossipAddress(options.advertise)) {
-      throw new Error(`the gossip address ${options.advertise} is not an http(s) URL of at most ${MAX_ADDRESS_LENGTH} characters without credentials, query or fragment`);
+      throw new Error(`the gossip address ${options.advertise} is not an http(s) URL of at most ${MAX_GOSSIP_ADDRESS_LENGTH} characters without credentials, query or fragment`);
     }
     if (membership) this.certify(membership);
   }
@@ -160,7 +177,8 @@ export class GossipNode {
       server.listen(this.#options.port ?? 0, this.#options.host, () => resolve());
     });
     this.#server = server;
-    this.#address = this.#options.advertise ?? `http://${this.#options.host}:${(server.address() as AddressInfo).port}`;
+    const host = this.#options.host.includes(':') ? `[${this.#options.host}]` : this.#options.host;
+    this.#address = this.#options.advertise ?? `http://${host}:${(server.address() as AddressInfo).port}`;
     this.#refreshSelf();
     return this.#address;
   }
@@ -193,7 +211,10 @@ export class GossipNode {
     return [...this.#view.values()];
   }
 
-  /** One exchange with up to `fanout` random peers that have an address; none before this node has its certificate. */
+  /**
+   * One exchange with up to `fanout` random peers that have an address; none before this node has
+   * its certificate. Each failed exchange goes to `onError`.
+   */
   async round(): Promise<void> {
     this.#rounds += 1;
     if (!this.#membership) return;
@@ -201,10 +222,17 @@ export class GossipNode {
     const candidates = [...this.#view.values()].filter((entry) => entry.nodeId !== this.nodeId && entry.address && entry.status !== 'left');
     const chosen: ViewEntry[] = [];
     while (chosen.length < this.#options.fanout && candidates.length > 0) chosen.push(candidates.splice(randomInt(candidates.length), 1)[0]!);
-    await Promise.allSettled(
+    await Promise.all(
       chosen.map(async (peer) => {
-        const answer = await postJson(`${peer.address!.replace(/\/$/, '')}/gossip`, JSON.stringify(this.#digest()), Math.max(500, this.#options.intervalMs));
-        this.#receive(answer);
+        try {
+          const answer = await postJson(`${peer.address!.replace(/\/$/, '')}/gossip`, JSON.stringify(this.#digest()), Math.max(500, this.#options.intervalMs));
+          this.#receive(answer);
+          this.#failing.delete(peer.nodeId);
+        } catch (error) {
+          const again = this.#failing.has(peer.nodeId);
+          this.#failing.add(peer.nodeId);
+          this.#options.onError?.(new GossipExchangeFailed(peer.nodeId, peer.address!, again, error));
+        }
       }),
     );
   }
@@ -269,7 +297,7 @@ export class GossipNode {
     const key = this.#memberKey(record);
     const self = openEnvelope<SelfRecord>(record, key);
     if (self.kind !== 'self' || self.network !== this.#options.network.id || self.nodeId !== nodeIdOf(key)) return;
-    if (typeof self.version !== 'number' || !Number.isFinite(self.version) || !isGossipAddress(self.address)) return;
+    if (typeof self.version !== 'number' || !Number.isFinite(self.version) || self.version > Date.now() + MAX_CLOCK_SKEW_MS || !isGossipAddress(self.address)) return;
     if (known && known.version >= self.version) return;
     // Kept field by field, so a peer cannot make us pass on anything else.
     const { payload, sig, membership } = record as Certified;
@@ -292,29 +320,35 @@ export class GossipNode {
     return pub;
   }
 
-  /** Keeps the record with the higher authority, then the higher version; drops one with an address no peer could use. */
-  #merge(incoming: ViewEntry): void {
-    if (incoming.nodeId === this.nodeId) return;
-    if (incoming.address !== undefined && !isGossipAddress(incoming.address)) return;
+  /** Keeps the record with the higher authority, then the higher version; drops an address no peer could use, not the node. */
+  #merge(record: ViewEntry): void {
+    if (record.nodeId === this.nodeId) return;
+    const { address, ...incoming } = record;
+    const usable = address !== undefined && isGossipAddress(address) ? address : undefined;
     const existing = this.#view.get(incoming.nodeId);
     if (existing && (RANK[existing.authority] > RANK[incoming.authority] || (existing.authority === incoming.authority && existing.version >= incoming.version))) {
       // A lower authority may still fill in an address the higher one did not have.
-      if (!existing.address && incoming.address) existing.address = incoming.address;
+      if (!existing.address && usable) existing.address = usable;
       return;
     }
-    this.#view.set(incoming.nodeId, { ...incoming, address: incoming.address ?? existing?.address });
+    const kept = usable ?? existing?.address;
+    this.#view.set(incoming.nodeId, { ...incoming, ...(kept ? { address: kept } : {}) });
+    this.#changed.set(incoming.nodeId, (this.#changes += 1));
   }
 
-  /** Past `maxPeers`, forgets the weakest: the lowest authority first, then the oldest version. */
+  /** Past `maxPeers`, forgets the weakest: the lowest authority first, then the entry unchanged the longest. */
   #forgetBeyondCap(): void {
     const excess = this.#view.size - this.#options.maxPeers;
     if (excess <= 0) return;
+    const changed = (entry: ViewEntry) => this.#changed.get(entry.nodeId) ?? 0;
     const weakest = [...this.#view.values()]
       .filter((entry) => entry.nodeId !== this.nodeId)
-      .sort((a, b) => RANK[a.authority] - RANK[b.authority] || a.version - b.version)
+      .sort((a, b) => RANK[a.authority] - RANK[b.authority] || changed(a) - changed(b))
       .slice(0, excess);
     for (const entry of weakest) {
       this.#view.delete(entry.nodeId);
+      this.#changed.delete(entry.nodeId);
+      this.#failing.delete(entry.nodeId);
       this.#records.delete(entry.nodeId);
       this.#certified.delete(entry.publicKey);
     }
@@ -325,12 +359,15 @@ export class GossipNode {
       response.writeHead(404).end();
       return;
     }
+    if (!this.#membership) {
+      // Nothing is taken from a peer before this node can answer it; the unread body closes the connection.
+      response
+        .writeHead(503, { 'content-type': 'application/json', connection: 'close' })
+        .end(JSON.stringify({ error: 'this node has no membership certificate yet: it gossips once it has joined' }));
+      return;
+    }
     try {
       this.#receive(JSON.parse(await readBody(request)));
-      if (!this.#membership) {
-        response.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'this node has no membership certificate yet: it gossips once it has joined' }));
-        return;
-      }
       this.#refreshSelf();
       response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(this.#digest()));
     } catch (error) {
@@ -356,10 +393,12 @@ async function readBody(request: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** POSTs JSON and parses the JSON answer. Plain node:http: fetch would load undici into every agent. */
+/** POSTs JSON and parses the JSON answer. Plain node:http(s): fetch would load undici into every agent. */
 function postJson(url: string, body: string, timeoutMs: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: timeoutMs }, (response) => {
+    // node:http refuses an https URL (ERR_INVALID_PROTOCOL): each protocol has its own module.
+    const send = new URL(url).protocol === 'https:' ? httpsRequest : httpRequest;
+    const request = send(url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: timeoutMs }, (response) => {
       const chunks: Buffer[] = [];
       let size = 0;
       response.on('data', (chunk: Buffer) => {

@@ -1,6 +1,7 @@
 import { generateKeyMaterial, issueMembership, networkIdOf, Signer } from '@mycelium/identity';
 import { describe, expect, it } from 'vitest';
-import { GossipNode, isGossipAddress } from './gossip.js';
+import { isGossipAddress } from '@mycelium/contracts/agent';
+import { GossipNode } from './gossip.js';
 import { newNodeIdentity } from './node-identity.js';
 
 const networkKey = Signer.fromPem(generateKeyMaterial().privateKeyPem);
@@ -22,27 +23,36 @@ describe('gossip addresses', () => {
     expect(() => new GossipNode({ identity: newNodeIdentity(), network, advertise: 'tcp://10.0.0.1:7946' })).toThrow(/not an http\(s\) URL/);
   });
 
-  it('drops a record whose address no peer could use, whoever vouches for it', () => {
+  it('drops an address no peer could use, whoever vouches for it, but keeps its node', () => {
     const node = new GossipNode({ identity: newNodeIdentity(), network });
     const usable = peer(1, 'http://10.0.0.1:7946');
     const unusable = peer(1, 'gopher://10.0.0.1:7946');
-    node.learn([usable, unusable, peer(1)], 'primary');
-    expect(node.view().map((entry) => entry.nodeId)).toContain(usable.nodeId);
-    expect(node.view().map((entry) => entry.nodeId)).not.toContain(unusable.nodeId);
-    expect(node.view()).toHaveLength(2);
+    const none = peer(1);
+    node.learn([usable, unusable, none], 'primary');
+    const entry = (nodeId: string) => node.view().find((candidate) => candidate.nodeId === nodeId);
+    expect(entry(usable.nodeId)).toMatchObject({ address: 'http://10.0.0.1:7946', authority: 'primary' });
+    expect(entry(unusable.nodeId)).toMatchObject({ authority: 'primary' });
+    expect(entry(unusable.nodeId)).not.toHaveProperty('address');
+    expect(entry(none.nodeId)).not.toHaveProperty('address');
+
+    // A usable address from a lower authority still fills the gap.
+    node.learn([{ ...unusable, address: 'http://10.0.0.2:7946' }], 'seed');
+    expect(entry(unusable.nodeId)).toMatchObject({ address: 'http://10.0.0.2:7946', authority: 'primary' });
   });
 });
 
 describe('the view', () => {
-  it('keeps at most maxPeers nodes, forgetting the lowest authority, then the oldest, never itself', () => {
+  it('keeps at most maxPeers nodes, forgetting the lowest authority, then the longest unchanged whatever its version, never itself', () => {
     const identity = newNodeIdentity();
     // Not listening, so not in its own view: the cap is all others.
     const node = new GossipNode({ identity, network, maxPeers: 4 });
     const registry = [peer(1), peer(2)];
-    const seed = [peer(10), peer(40), peer(20), peer(30)];
-    node.learn(seed, 'seed');
+    const seed = [peer(40), peer(30), peer(20), peer(10)];
+    node.learn(seed.slice(0, 2), 'seed');
+    node.learn(seed.slice(2), 'seed');
     node.learn(registry, 'primary');
-    expect(node.view().map((entry) => entry.nodeId).sort()).toEqual([...registry, seed[1]!, seed[3]!].map((entry) => entry.nodeId).sort());
+    // The two seed records learned last stay, though their versions are the lowest.
+    expect(node.view().map((entry) => entry.nodeId).sort()).toEqual([...registry, seed[2]!, seed[3]!].map((entry) => entry.nodeId).sort());
   });
 });
 

@@ -3,4 +3,4 @@ export { heartbeatMessage, joinMessage, leaveMessage } from './messages.js';
 export { GridLink, JoinRefused } from './grid-link.js';
 export { VirtualNode, type VirtualNodeOptions } from './virtual-node.js';
 export { readSeedSnapshot, SEED_MAX_AGE_MS, type SeedReadOptions, SeedRejected } from './seed.js';
-export { type Authority, GossipNode, type GossipOptions, isGossipAddress, MAX_DIGEST_RECORDS, type ViewEntry } from './gossip.js';
+export { type Authority, GossipExchangeFailed, GossipNode, type GossipOptions, MAX_CLOCK_SKEW_MS, MAX_DIGEST_RECORDS, type ViewEntry } from './gossip.js';
