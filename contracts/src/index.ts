@@ -42,3 +42,5 @@ export {
 export { GRID_SERVICES, type GridService, gridContracts, gridRegistry, lifecycleOf } from './services.js';
 export * from './spores/index.js';
 export * from './gateway/index.js';
+export * from './deployment/index.js';
+export * from './billing/index.js';

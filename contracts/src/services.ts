@@ -2,6 +2,8 @@ import { instanceLifecycle, type InstanceLifecycleContracts } from './platform/i
 import { ContractRegistry, type ContractDefinition } from './registry.js';
 import { gatewayContracts } from './gateway/index.js';
 import { sporesContracts } from './spores/index.js';
+import { billingContracts } from './billing/index.js';
+import { deploymentContracts } from './deployment/index.js';
 
 /** The six services of the grid's control plane. */
 export const GRID_SERVICES = ['spores', 'consensus', 'storage', 'deployment', 'billing', 'healing'] as const;
@@ -16,6 +18,8 @@ export const gridContracts: ContractDefinition[] = [
   ...GRID_SERVICES.flatMap((service) => [lifecycleOf[service].started, lifecycleOf[service].stopped]),
   ...sporesContracts,
   ...gatewayContracts,
+  ...deploymentContracts,
+  ...billingContracts,
 ];
 
 export function gridRegistry(): ContractRegistry {

@@ -1,0 +1,2 @@
+/** Every contract of the billing service. */
+export const billingContracts = [];
