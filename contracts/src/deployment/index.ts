@@ -1,9 +1,14 @@
 export * from './workload-protocol.js';
 export * from './list-routes.command.js';
 export * from './suspend-app.command.js';
+export * from './app-spec.js';
+export * from './app-events.v1.js';
+export * from './app-commands.js';
 
+import { appCommands } from './app-commands.js';
+import { appEvents } from './app-events.v1.js';
 import { ListRoutes } from './list-routes.command.js';
 import { SuspendApp } from './suspend-app.command.js';
 
 /** Every contract of the deployment service. */
-export const deploymentContracts = [ListRoutes, SuspendApp];
+export const deploymentContracts = [...appEvents, ...appCommands, ListRoutes, SuspendApp];
