@@ -20,6 +20,8 @@ export interface GridFile {
   namespace?: string;
   services?: Record<string, string>;
   gateway?: string;
+  /** The ingress' base URL. */
+  ingress?: string;
   starting?: boolean;
 }
 

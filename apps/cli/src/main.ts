@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
 import { defineAgentCommand } from '@mycelium/agent';
+import { defineAppsCommands } from './commands/apps.command.js';
 import { defineNetworkCommand } from './commands/network.command.js';
 import { defineNodeCommand } from './commands/node-token.command.js';
 import { defineNodesCommand } from './commands/nodes.command.js';
@@ -40,5 +41,6 @@ defineNetworkCommand(program);
 defineNodeCommand(program);
 defineAgentCommand(program.command('agent'));
 defineNodesCommand(program);
+defineAppsCommands(program);
 
 await program.parseAsync(process.argv);

@@ -1,8 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { gatewayContracts } from '@mycelium/contracts';
 import { defineService } from '@mycelium/messaging';
 import { GatewayModule } from './gateway.module.js';
+import { HttpErrorsFilter } from './http/errors.filter.js';
 
 /** The OpenAPI document of the REST API, served at /docs (and /docs-json). */
 export function describeApi(app: INestApplication): void {
@@ -18,4 +20,11 @@ export function describeApi(app: INestApplication): void {
   SwaggerModule.setup('docs', app, document);
 }
 
-export const gatewayService = defineService({ name: 'gateway', module: GatewayModule, contracts: gatewayContracts, configure: describeApi });
+/** The HTTP app before it listens: one error body everywhere, a 1 MB body limit, the OpenAPI page. */
+export function configureGateway(app: INestApplication): void {
+  (app as NestExpressApplication).useBodyParser('json', { limit: '1mb' });
+  app.useGlobalFilters(new HttpErrorsFilter());
+  describeApi(app);
+}
+
+export const gatewayService = defineService({ name: 'gateway', module: GatewayModule, contracts: gatewayContracts, configure: configureGateway });

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +36,8 @@ export interface RunningGrid {
   nodeIds: string[];
   /** The REST API, and the admin key `myc up` keeps in credentials.json. */
   api: { url: string; key: string; credentialsFile: string };
+  /** Where the ingress serves apps: <app>.<tenant>.localhost on its port, or /apps/<tenant>/<app>/. */
+  ingress: string;
   store: string;
   services: { name: string; url: string }[];
   logFile: string;
@@ -98,6 +101,9 @@ export async function startGrid(options: UpOptions): Promise<RunningGrid> {
     process.env.MYCELIUM_HOME = config.home;
     process.env.MYCELIUM_NETWORK_DIR = network.dir;
     process.env.MYCELIUM_ADVERTISED_NATS = nats.url;
+    // The ingress port is chosen here, so the summary and grid.json can name it (services may run elsewhere).
+    const ingressPort = await ingressPortFor(options.portBase);
+    process.env.MYCELIUM_INGRESS_PORT = String(ingressPort);
     running = config.databaseUrl
       ? await startProcesses(gridConfig, network, portsFor(options.portBase), sink, onServiceExit)
       : await startInProcess(gridConfig, portsFor(options.portBase), sink);
@@ -122,6 +128,7 @@ export async function startGrid(options: UpOptions): Promise<RunningGrid> {
       network: { id: network.info.networkId, secured: Boolean(creds) },
       nodeIds: agents.nodeIds,
       api,
+      ingress: `http://${config.host}:${ingressPort}`,
       store: config.databaseUrl ? `PostgreSQL ${redact(config.databaseUrl)}` : `embedded PGlite in ${join(config.home, 'data', 'pglite')}`,
       services: running.services,
       logFile: sink.path,
@@ -148,6 +155,7 @@ export async function startGrid(options: UpOptions): Promise<RunningGrid> {
           services: Object.fromEntries(grid.services.map((service) => [service.name, service.url])),
           nodes: grid.nodeIds,
           gateway: grid.api.url,
+          ingress: grid.ingress,
         },
         null,
         2,
@@ -327,6 +335,33 @@ async function startProcesses(
     await stop();
     throw error;
   }
+}
+
+/** The ingress port: MYCELIUM_INGRESS_PORT, else 8081, else (free ports asked for, or 8081 taken) a free one. */
+async function ingressPortFor(portBase: number): Promise<number> {
+  const given = process.env.MYCELIUM_INGRESS_PORT?.trim();
+  if (given && given !== '0') return Number(given);
+  if (portBase !== 0 && (await portIsFree(8081))) return 8081;
+  return freePort();
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 /** Waits for a service process to log that it is up, and reads its port from that line. */

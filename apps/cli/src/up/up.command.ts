@@ -74,6 +74,8 @@ export async function up(options: UpCommandOptions, out: NodeJS.WritableStream =
       `  REST API     ${grid.api.url}/v1/nodes   (OpenAPI: ${grid.api.url}/docs)`,
       `  admin key    ${grid.api.key}`,
       `               (kept in ${grid.api.credentialsFile}; send it as Authorization: Bearer <key>)`,
+      `  ingress      ${grid.ingress}   (apps: http://<app>.<tenant>.localhost:${new URL(grid.ingress).port}/)`,
+      `  deploy       myc deploy -f examples/hello/app.json   (credits first: myc credits add 100 --reference welcome)`,
       `  nodes        ${grid.nodeIds.length === 0 ? 'none (--nodes N starts local agents)' : `${grid.nodeIds.length} local agents: ${grid.nodeIds.join(', ')}`}`,
       `  logs         ${grid.logFile}`,
       'Press Ctrl-C to stop.',

@@ -85,6 +85,24 @@ export class AppDirectory implements OnModuleInit, OnModuleDestroy {
     return () => this.#listeners.delete(listener);
   }
 
+  /** The app once `accept` holds for it, or as it is after `timeoutMs`. */
+  waitUntil(appId: string, accept: (app: App) => boolean, timeoutMs: number): Promise<App | undefined> {
+    const current = this.#apps.get(appId);
+    if (current && accept(current)) return Promise.resolve(current);
+    return new Promise((resolve) => {
+      const stop = this.onChange((app) => {
+        if (app.appId !== appId || !accept(app)) return;
+        clearTimeout(timer);
+        stop();
+        resolve(app);
+      });
+      const timer = setTimeout(() => {
+        stop();
+        resolve(this.#apps.get(appId));
+      }, timeoutMs);
+    });
+  }
+
   /** Resolves once the directory holds `version` of the app (what a command just appended), or after `timeoutMs`. */
   waitFor(appId: string, version: number, timeoutMs = 5000): Promise<void> {
     if ((this.#apps.get(appId)?.version ?? 0) >= version) return Promise.resolve();

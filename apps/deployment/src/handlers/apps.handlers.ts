@@ -73,8 +73,9 @@ export class AppsHandlers {
     const appId = `app_${randomBytes(8).toString('hex')}`;
     const rolloutId = randomUUID();
     const spec = storedSpec(request.spec, appId, this.config.secrets);
-    const result = await this.#execute(appId, { type: 'Deploy', appId, rolloutId, tenant: request.tenant, spec, now: now() }, ctx, request.tenant);
-    return { appId, rolloutId, streamVersion: result };
+    const version = await this.#execute(appId, { type: 'Deploy', appId, rolloutId, tenant: request.tenant, spec, now: now() }, ctx, request.tenant);
+    await this.#refusedAtOnce(appId, rolloutId);
+    return { appId, rolloutId, streamVersion: version };
   }
 
   @OnCommand(UpdateApp)
@@ -83,6 +84,7 @@ export class AppsHandlers {
     const rolloutId = randomUUID();
     const spec = storedSpec(request.spec, request.appId, this.config.secrets);
     const version = await this.#execute(request.appId, { type: 'Update', rolloutId, spec, now: now() }, ctx, request.tenant);
+    await this.#refusedAtOnce(request.appId, rolloutId);
     return { appId: request.appId, rolloutId, streamVersion: version };
   }
 
@@ -193,6 +195,19 @@ export class AppsHandlers {
     return { routes };
   }
 
+  /**
+   * A rollout the tenant cannot pay for is refused to the caller, not only recorded: wait for the
+   * saga's first step (credits reserved, or the refusal), briefly. The failed rollout stays in the
+   * log, for the record; nothing was scheduled or charged.
+   */
+  async #refusedAtOnce(appId: string, rolloutId: string): Promise<void> {
+    const app = await this.directory.waitUntil(appId, (current) => current.rollout?.rolloutId !== rolloutId || current.rollout.reservationId !== undefined || current.rollout.abort !== undefined, RESERVE_WAIT_MS);
+    const abort = app?.rollout?.rolloutId === rolloutId ? app.rollout.abort : app?.lastFailure;
+    if (abort?.code === 'INSUFFICIENT_CREDITS') {
+      throw new CommandRejection({ code: abort.code, message: abort.reason, details: { appId, rolloutId } });
+    }
+  }
+
   /** The app, if the tenant may see it; another tenant's app is as good as absent. */
   #owned(appId: string, tenant: string | undefined): App {
     const app = this.directory.get(appId);
@@ -212,3 +227,6 @@ export class AppsHandlers {
 }
 
 const now = () => new Date().toISOString();
+
+/** How long a deploy waits for billing's answer before it answers itself (the saga goes on regardless). */
+const RESERVE_WAIT_MS = 5000;

@@ -29,9 +29,6 @@ import { abortStep, type Plan, plan, type Step } from '../domain/saga.js';
 import { placeReplicas, type ReplicaResources } from '../domain/scheduler.js';
 import { startMessage } from '../domain/spec.js';
 
-/** Replicas placed this recently are counted against their node's free resources, which do not show them yet. */
-const PENDING_MS = 60_000;
-
 /**
  * Runs the deploy saga of every app: in exactly one deployment instance at a time (a lease), it
  * plans each app's next step from the log and the agents' reports, carries it out, and records it.
@@ -263,12 +260,25 @@ export class SagaRunner implements OnApplicationBootstrap, OnModuleDestroy {
     const reply: CommandReply<{ nodes: import('@mycelium/contracts').NodeView[] }> = await this.client.send(QueryNodes, { status: 'alive', limit: 10_000 });
     if (!reply.ok) return this.#retryLater(app, reply.error);
     const { spec } = step;
-    const result = placeReplicas(reply.result.nodes, {
+    const allocated = this.#allocated();
+    // Placement is by what is promised, like a reservation, not by the load of the moment: a node's
+    // free resources are its capacity less what its replicas were given.
+    const nodes = reply.result.nodes.map((node) => {
+      const taken = allocated.get(node.nodeId) ?? { cpu: 0, memoryMiB: 0, storageGiB: 0 };
+      return {
+        ...node,
+        free: {
+          cpuCores: Math.max(0, node.capabilities.cpuCores - taken.cpu),
+          memoryMiB: Math.max(0, node.capabilities.memoryMiB - taken.memoryMiB),
+          diskGiB: Math.max(0, node.capabilities.diskGiB - taken.storageGiB),
+        },
+      };
+    });
+    const result = placeReplicas(nodes, {
       replicas: step.count,
       resources: spec.resources,
       constraints: spec.placement,
       existing: step.spreadFrom.map((replica) => ({ nodeId: replica.nodeId, region: replica.region })),
-      pending: this.#pending(),
     });
     if (!result.ok) {
       if (step.rolloutId && app.rollout) return this.#carryOut(app, abortStep(app, app.rollout, result.error.code, result.error.message, Date.now()));
@@ -288,19 +298,18 @@ export class SagaRunner implements OnApplicationBootstrap, OnModuleDestroy {
     ]);
   }
 
-  /** Resources of replicas placed lately, which their nodes' reports may not reflect yet. */
-  #pending(): Map<string, ReplicaResources> {
-    const pending = new Map<string, ReplicaResources>();
-    const since = Date.now() - PENDING_MS;
+  /** What every node's live replicas were given, by node. */
+  #allocated(): Map<string, ReplicaResources> {
+    const allocated = new Map<string, ReplicaResources>();
     for (const app of this.directory.all()) {
       for (const replica of app.replicas.values()) {
-        if (!isLive(replica) || Date.parse(replica.scheduledAt) < since) continue;
+        if (!isLive(replica)) continue;
         const resources = (app.rollout && replica.version === app.rollout.spec.version ? app.rollout.spec : app.spec).resources;
-        const sum = pending.get(replica.nodeId) ?? { cpu: 0, memoryMiB: 0, storageGiB: 0 };
-        pending.set(replica.nodeId, { cpu: sum.cpu + resources.cpu, memoryMiB: sum.memoryMiB + resources.memoryMiB, storageGiB: sum.storageGiB + resources.storageGiB });
+        const sum = allocated.get(replica.nodeId) ?? { cpu: 0, memoryMiB: 0, storageGiB: 0 };
+        allocated.set(replica.nodeId, { cpu: sum.cpu + resources.cpu, memoryMiB: sum.memoryMiB + resources.memoryMiB, storageGiB: sum.storageGiB + resources.storageGiB });
       }
     }
-    return pending;
+    return allocated;
   }
 
   /** A refusal ends a rollout (no credits, no price); a passing failure is tried again. */

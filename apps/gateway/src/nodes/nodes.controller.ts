@@ -1,8 +1,7 @@
 import { Controller, Get, HttpException, Inject, Param, Query } from '@nestjs/common';
+import { answer } from '../http/replies.js';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import {
-  type CommandError,
-  type CommandReply,
   DEFAULT_HISTORY_LIMIT,
   GetNode,
   MAX_HISTORY_LIMIT,
@@ -12,20 +11,6 @@ import {
 import { COMMAND_CLIENT, type CommandClient } from '@mycelium/messaging';
 import { RequiresScope } from '../keys/api-key.guard.js';
 import { ErrorDto, NodeDetailDto, NodeListDto } from './node.dto.js';
-
-const STATUS: Record<string, number> = {
-  VALIDATION_FAILED: 400,
-  NOT_FOUND: 404,
-  SERVICE_UNAVAILABLE: 503,
-  TIMEOUT: 504,
-};
-
-/** The typed error of a command, as an HTTP error with the same body everywhere: `{ error }`. */
-function answer<T>(reply: CommandReply<T>): T {
-  if (reply.ok) return reply.result;
-  const error: CommandError = reply.error;
-  throw new HttpException({ error: { code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) } }, STATUS[error.code] ?? 502);
-}
 
 const NUMERIC = ['minFreeCpu', 'minFreeMemoryMiB', 'minFreeDiskGiB', 'minUptime', 'limit'] as const;
 
