@@ -279,6 +279,8 @@ export class SagaRunner implements OnApplicationBootstrap, OnModuleDestroy {
       resources: spec.resources,
       constraints: spec.placement,
       existing: step.spreadFrom.map((replica) => ({ nodeId: replica.nodeId, region: replica.region })),
+      // Spread first; stack only when the grid has fewer nodes than replicas (docs/adr/0014).
+      allowColocation: true,
     });
     if (!result.ok) {
       if (step.rolloutId && app.rollout) return this.#carryOut(app, abortStep(app, app.rollout, result.error.code, result.error.message, Date.now()));
