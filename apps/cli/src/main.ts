@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { defineAgentCommand } from '@mycelium/agent';
 import { defineAppsCommands } from './commands/apps.command.js';
+import { defineCreditsCommand } from './commands/credits.command.js';
 import { defineNetworkCommand } from './commands/network.command.js';
 import { defineNodeCommand } from './commands/node-token.command.js';
 import { defineNodesCommand } from './commands/nodes.command.js';
@@ -42,5 +43,6 @@ defineNodeCommand(program);
 defineAgentCommand(program.command('agent'));
 defineNodesCommand(program);
 defineAppsCommands(program);
+defineCreditsCommand(program);
 
 await program.parseAsync(process.argv);
