@@ -170,6 +170,27 @@ describe('gateway REST API', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ status: 'ready', checks: { apiKeys: { ready: true, state: 'following' } } });
   });
+
+  it('answers every error with one body: a body too large, one that is not JSON, an unknown route, a service that does not answer', async () => {
+    const client = new CommandClient(bus.nc, bus.topology);
+    const issued = await client.send(IssueApiKey, { name: 'apps', tenant: 'acme', scopes: ['apps:write'] });
+    if (!issued.ok) throw new Error(issued.error.message);
+    const post = (body: string) =>
+      fetch(`${base}/v1/apps`, { method: 'POST', headers: { authorization: `Bearer ${issued.result.key}`, 'content-type': 'application/json' }, body });
+    const huge = await post(JSON.stringify({ name: 'huge', padding: 'x'.repeat(10 * 1024 * 1024) }));
+    expect(huge.status).toBe(413);
+    expect(await huge.json()).toEqual({ error: { code: 'PAYLOAD_TOO_LARGE', message: expect.stringMatching(/too large.*1 MB/) } });
+    const broken = await post('{"name": ');
+    expect(broken.status).toBe(400);
+    expect(await broken.json()).toEqual({ error: { code: 'VALIDATION_FAILED', message: expect.stringMatching(/not valid JSON/) } });
+    const unknown = await fetch(`${base}/v1/nowhere`, { headers: { authorization: `Bearer ${issued.result.key}` } });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual({ error: { code: 'NOT_FOUND', message: expect.stringMatching(/no such route/) } });
+    // No deployment service runs in this test: the command times out or finds no one, and says so.
+    const alone = await post(JSON.stringify({ name: 'x' }));
+    expect(alone.status).toBeGreaterThanOrEqual(500);
+    expect(((await alone.json()) as { error: { code: string } }).error.code).toMatch(/SERVICE_UNAVAILABLE|TIMEOUT/);
+  });
 });
 
 /** A route its author forgot to give a scope: the guard must keep it closed. */
