@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
-import { AgentSubjects } from '@mycelium/contracts';
+import { AgentSubjects, WorkloadSubjects } from '@mycelium/contracts';
 import {
   agentInboxPrefix,
   agentPermissions,
@@ -113,6 +113,42 @@ describe('least privilege on the bus', () => {
     expect(denied).toHaveLength(3);
     expect(errors.join('\n')).toMatch(/Permissions Violation for Subscription to "agent\.eeeeeeeeeeeeeeeeeeee\.>"/);
     expect(errors.join('\n')).toMatch(/Permissions Violation for Subscription to "evt\.>"/);
+  });
+
+  it('lets an agent answer, once, a request sent to its logs subject, and still publish nowhere else', async () => {
+    const nodeId = '11111111111111111111';
+    const { nc, errors } = await agent(nodeId);
+    nc.subscribe(WorkloadSubjects.logs(nodeId), {
+      callback: (_error, msg) => {
+        msg.respond('{"ok":true,"lines":[]}');
+        // A second answer to the same request is one more than the permission allows.
+        msg.respond('again');
+      },
+    });
+    await nc.flush();
+    const answer = await services.request(WorkloadSubjects.logs(nodeId), '{"replicaId":"r-1"}', { timeout: 2000 });
+    expect(answer.string()).toBe('{"ok":true,"lines":[]}');
+
+    // A request whose reply subject the services watch: exactly one answer gets through.
+    const replies = watch('services.replies.>');
+    await services.flush();
+    services.publish(WorkloadSubjects.logs(nodeId), '{}', { reply: 'services.replies.1' });
+    await services.flush();
+    await settle();
+    expect(replies).toEqual(['services.replies.1']);
+
+    const seen = watch('>');
+    await services.flush();
+    nc.publish(WorkloadSubjects.report('22222222222222222222'), 'forged');
+    nc.publish('services.replies.1', 'unasked');
+    nc.publish('_INBOX.someone.else', 'unasked');
+    nc.publish('cmd.deployment.app.deploy', '{}');
+    await nc.flush().catch(() => undefined);
+    await settle();
+    expect(seen).toEqual([]);
+    expect(errors.join('\n')).toMatch(/Permissions Violation for Publish to "agent\.22222222222222222222\.workloads\.report"/);
+    expect(errors.join('\n')).toMatch(/Permissions Violation for Publish to "_INBOX\.someone\.else"/);
+    expect(errors.join('\n')).toMatch(/Permissions Violation for Publish to "cmd\.deployment\.app\.deploy"/);
   });
 
   it('gives a join token’s credentials nothing but asking to join, answered in its own inbox', async () => {

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
-import { connect, credsAuthenticator, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { JoinAccepted, NodeCapabilitiesV1, NodeTierName, NodeUsageV1 } from '@mycelium/contracts';
+import { type LogsReply, type WorkloadReport, WorkloadSubjects } from '@mycelium/contracts/workloads';
 import { agentInboxPrefix, bootstrapInboxPrefix, credsFor, type JoinTokenClaims, readJoinToken, type SignedEnvelope, verifyMembership } from '@mycelium/identity';
 import {
   GossipExchangeFailed,
@@ -19,6 +20,9 @@ import {
 import type { Logger } from '@mycelium/telemetry/logger';
 import { type Membership, readMembership, writeMembership } from './membership.js';
 import { measureCapabilities, measureUsage } from './system.js';
+import { newestWithin } from './workloads/log-ring.js';
+import { ProcessRuntime } from './workloads/process-runtime.js';
+import { parseLogsRequest, parseStartReplica, parseStopReplica } from './workloads/workload-messages.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -40,6 +44,10 @@ export interface AgentOptions {
   diskGiB?: number;
   /** Heartbeat interval; default: what the grid asks for when the node joins. */
   heartbeatMs?: number;
+  /** The host in the addresses of the replicas this node runs, as the grid reaches them; default 127.0.0.1. */
+  workloadHost?: string;
+  /** How often the node reports its replicas, besides at every change; default 2000 ms. */
+  reportIntervalMs?: number;
   gossipHost: string;
   gossipPort: number;
   /** The gossip address peers are told; default http://gossipHost:gossipPort. */
@@ -88,6 +96,12 @@ export class Agent {
   #link: GridLink | undefined;
   #gossip: GossipNode | undefined;
   #notices: Subscription | undefined;
+  readonly #workloads: ProcessRuntime;
+  /** The connection the workload subscriptions live on: a new one (traded credentials) needs them anew. */
+  #workloadNc: NatsConnection | undefined;
+  #workloadSubscriptions: Subscription[] = [];
+  #reportTimer: NodeJS.Timeout | undefined;
+  #reportQueued = false;
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #capabilities: NodeCapabilitiesV1;
   #lastUsage: NodeUsageV1 | undefined;
@@ -109,6 +123,8 @@ export class Agent {
     this.#token = options.token;
     this.#claims = options.token ? readJoinToken(options.token) : undefined;
     this.#capabilities = measureCapabilities(options.dataDir, { ...options, agentVersion: AGENT_VERSION });
+    this.#workloads = new ProcessRuntime({ dataDir: options.dataDir, host: options.workloadHost ?? '127.0.0.1', logger });
+    this.#workloads.onChange(() => this.#queueReport());
   }
 
   get nodeId(): string {
@@ -161,6 +177,8 @@ export class Agent {
     if (!this.#member && !this.#usableToken()) {
       throw new AgentError(`node ${this.nodeId} has never joined network ${network.id} and its join token expired: get a new one with \`myc node token\``);
     }
+    // Replicas a killed run of the agent left are nobody's now: the grid starts them again where it wants them.
+    await this.#workloads.open();
     const certificate = this.#storedCertificate(network);
     this.#gossip = new GossipNode({
       identity: this.identity,
@@ -351,7 +369,94 @@ export class Agent {
     // The join reached one spores instance, maybe not the one judging liveness: every instance hears a heartbeat.
     this.#heartbeat();
     this.#heartbeatTimer = setInterval(() => this.#heartbeat(), this.options.heartbeatMs ?? accepted.heartbeatIntervalMs);
+    this.#listenForWorkloads();
+    clearInterval(this.#reportTimer);
+    this.#publishReport();
+    this.#reportTimer = setInterval(() => this.#publishReport(), this.options.reportIntervalMs ?? 2000);
     return accepted;
+  }
+
+  /** Starts, stops and log requests for this node's replicas, on the connection the agent now holds. */
+  #listenForWorkloads(): void {
+    const nc = this.#nc!;
+    if (this.#workloadNc === nc) return;
+    for (const subscription of this.#workloadSubscriptions) subscription.unsubscribe();
+    this.#workloadNc = nc;
+    const on = (subject: string, handle: (msg: Msg, body: unknown) => void) =>
+      nc.subscribe(this.#subject(subject), {
+        callback: (error, msg) => {
+          if (error) {
+            this.logger.warn({ err: error, subject }, 'a workload subscription failed');
+            return;
+          }
+          // Whatever arrives, the agent goes on: a bad message is logged and dropped.
+          try {
+            let body: unknown;
+            try {
+              body = msg.json();
+            } catch {
+              this.logger.warn({ subject: msg.subject }, 'ignored a workload message that is not JSON');
+              if (msg.reply) msg.respond(JSON.stringify({ ok: false, error: { code: 'MALFORMED_MESSAGE', message: 'the request is not JSON' } } satisfies LogsReply));
+              return;
+            }
+            handle(msg, body);
+          } catch (handlerError) {
+            this.logger.error({ err: handlerError, subject: msg.subject }, 'a workload message could not be handled');
+          }
+        },
+      });
+    this.#workloadSubscriptions = [
+      on(WorkloadSubjects.start(this.nodeId), (_msg, body) => {
+        const parsed = parseStartReplica(body);
+        if (!parsed.ok) {
+          this.logger.warn({ field: parsed.field }, `ignored a malformed replica start: ${parsed.message}`);
+          return;
+        }
+        if (!this.#workloads.start(parsed.value)) this.logger.debug({ replicaId: parsed.value.replicaId }, 'the replica runs already');
+      }),
+      on(WorkloadSubjects.stop(this.nodeId), (_msg, body) => {
+        const parsed = parseStopReplica(body);
+        if (!parsed.ok) {
+          this.logger.warn({ field: parsed.field }, `ignored a malformed replica stop: ${parsed.message}`);
+          return;
+        }
+        void this.#workloads.stop(parsed.value.replicaId, parsed.value.reason).catch((error: unknown) => this.logger.error({ err: error, replicaId: parsed.value.replicaId }, 'could not stop a replica'));
+      }),
+      on(WorkloadSubjects.logs(this.nodeId), (msg, body) => {
+        if (!msg.reply) return;
+        msg.respond(JSON.stringify(this.#logsReply(body, nc.info?.max_payload ?? 1024 * 1024)));
+      }),
+    ];
+  }
+
+  #logsReply(body: unknown, maxPayload: number): LogsReply {
+    const parsed = parseLogsRequest(body);
+    if (!parsed.ok) return { ok: false, error: { code: 'VALIDATION_FAILED', message: parsed.message } };
+    const { replicaId, tail } = parsed.value;
+    const lines = this.#workloads.logs(replicaId, tail);
+    if (!lines) return { ok: false, error: { code: 'NOT_FOUND', message: `node ${this.nodeId} runs no replica ${replicaId} (or stopped it over a minute ago)` } };
+    // Room for the envelope around the lines.
+    return { ok: true, replicaId, lines: newestWithin(lines, maxPayload - 1024) };
+  }
+
+  /** Reports once for all the changes made in one go. */
+  #queueReport(): void {
+    if (this.#reportQueued) return;
+    this.#reportQueued = true;
+    queueMicrotask(() => this.#publishReport());
+  }
+
+  #publishReport(): void {
+    this.#reportQueued = false;
+    const nc = this.#nc;
+    // Before the node joined with its own credentials it may not publish on its subjects.
+    if (!nc || nc !== this.#workloadNc || !this.#connected || nc.isClosed()) return;
+    const report: WorkloadReport = { nodeId: this.nodeId, at: Date.now(), replicas: this.#workloads.report() };
+    try {
+      nc.publish(this.#subject(WorkloadSubjects.report(this.nodeId)), JSON.stringify(report));
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not publish the workload report');
+    }
   }
 
   #joinMessage(network: { id: string }, token: string | undefined): SignedEnvelope {
@@ -471,7 +576,7 @@ export class Agent {
     void this.#halt().finally(() => this.options.onFatal?.(new AgentError(message)));
   }
 
-  /** Leaves the grid (told, not just gone), then stops gossiping and closes NATS. */
+  /** Stops its replicas, leaves the grid (told, not just gone), then stops gossiping and closes NATS. */
   async stop(reason = 'stopped'): Promise<void> {
     if (this.#stopping) return;
     const leave = this.#link && this.#connected && this.accepted;
@@ -488,9 +593,14 @@ export class Agent {
   async #halt(beforeClosing?: () => Promise<void>): Promise<void> {
     this.#stopping = true;
     clearInterval(this.#heartbeatTimer);
+    clearInterval(this.#reportTimer);
     this.#wakeFromBackoff?.();
+    // Replicas stop before the node leaves, and the grid hears how they ended.
+    await this.#workloads.close();
+    this.#publishReport();
     await beforeClosing?.();
     this.#notices?.unsubscribe();
+    for (const subscription of this.#workloadSubscriptions) subscription.unsubscribe();
     await this.#gossip?.stop();
     await this.#nc?.close().catch(() => undefined);
   }

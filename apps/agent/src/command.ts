@@ -16,6 +16,12 @@ const gossipAddress = (value: string) => {
   return value;
 };
 
+const reportInterval = (value: string) => {
+  const ms = integer('--workload-report-ms')(value);
+  if (ms < 100) throw new InvalidArgumentError('--workload-report-ms must be at least 100');
+  return ms;
+};
+
 /** `30m`, `24h`, `7d` in ms. */
 const duration = (name: string) => (value: string) => {
   const match = /^(\d+)\s*(s|m|h|d)$/.exec(value.trim());
@@ -39,12 +45,14 @@ interface AgentCommandOptions {
   gossipHost: string;
   gossipPort: number;
   gossipAdvertise?: string;
+  workloadHost: string;
+  workloadReportMs?: number;
 }
 
 /** Adds the agent's options and action to `command` (both `myc agent` and the agent's own binary). */
 export function defineAgentCommand(command: Command): Command {
   return command
-    .description('run a node agent: join the grid with this machine, heartbeat, gossip; SIGTERM leaves cleanly')
+    .description('run a node agent: join the grid with this machine, heartbeat, gossip, run the replicas the grid sends; SIGTERM stops them and leaves cleanly')
     .requiredOption('--data-dir <dir>', 'where the node keeps its keys and membership')
     .addOption(
       new Option('--token <token>', 'join token from `myc node token` (not needed to rejoin); prefer MYCELIUM_JOIN_TOKEN: a command line is visible to every user of the machine').env(
@@ -64,6 +72,8 @@ export function defineAgentCommand(command: Command): Command {
     .option('--gossip-host <host>', 'interface for gossip with peers', '127.0.0.1')
     .option('--gossip-port <port>', 'port for gossip with peers (0: any free)', integer('--gossip-port'), 0)
     .option('--gossip-advertise <url>', 'the gossip address peers are told, when they cannot reach the bound one (NAT, proxy, 0.0.0.0) (default: http://<gossip-host>:<gossip-port>)', gossipAddress)
+    .option('--workload-host <host>', 'the host in the addresses of the replicas this node runs, as the grid reaches them', '127.0.0.1')
+    .option('--workload-report-ms <ms>', 'how often to report the replicas this node runs, besides at every change (default: 2000)', reportInterval)
     .action(async (options: AgentCommandOptions) => {
       const logger = createLogger({ name: 'agent' });
       if (options.tier !== undefined && !isNodeTier(options.tier)) command.error('myc: --tier must be sclerotia, rhizomorph or hyphae');
@@ -86,6 +96,8 @@ export function defineAgentCommand(command: Command): Command {
             gossipHost: options.gossipHost,
             gossipPort: options.gossipPort,
             gossipAdvertise: options.gossipAdvertise,
+            workloadHost: options.workloadHost,
+            reportIntervalMs: options.workloadReportMs,
             onFatal: (error) => {
               process.stderr.write(`agent: ${error.message}\n`);
               process.exit(1);

@@ -24,6 +24,8 @@ export interface NatsAuthoritySeeds {
 export interface UserPermissions {
   pub: string[];
   sub: string[];
+  /** May answer requests it receives, `max` replies each within `ttlMs`, whatever `pub` says of the reply subject. */
+  resp?: { max: number; ttlMs: number };
 }
 
 const UNLIMITED = {
@@ -89,6 +91,8 @@ export class NatsAuthority {
       {
         issuer_account: this.published.accountId,
         ...(options.permissions ? { pub: { allow: options.permissions.pub }, sub: { allow: options.permissions.sub } } : {}),
+        // The JWT's ttl is a Go duration: nanoseconds.
+        ...(options.permissions?.resp ? { resp: { max: options.permissions.resp.max, ttl: options.permissions.resp.ttlMs * 1_000_000 } } : {}),
       },
       options.expiresAt ? { exp: Math.floor(options.expiresAt.getTime() / 1000) } : {},
     );
@@ -117,12 +121,15 @@ export class NatsAuthority {
 
 /**
  * What a node's agent may do on the bus: publish and subscribe on its own subjects, ask to join,
- * and receive replies in its own inbox. `prefix` is the grid's namespace prefix (empty or `ns.`).
+ * receive replies in its own inbox, and answer once each request sent to it (a replica's logs):
+ * the reply goes to the asker's inbox, which no static allow-list could name. `prefix` is the
+ * grid's namespace prefix (empty or `ns.`).
  */
 export function agentPermissions(nodeId: string, prefix = ''): UserPermissions {
   return {
     pub: [`${prefix}agent.${nodeId}.>`, `${prefix}spores.agent.join`],
     sub: [`${prefix}agent.${nodeId}.>`, `${agentInboxPrefix(nodeId)}.>`],
+    resp: { max: 1, ttlMs: 10_000 },
   };
 }
 
