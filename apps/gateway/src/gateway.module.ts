@@ -1,6 +1,10 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { AccountController } from './account/account.controller.js';
+import { AppsController } from './apps/apps.controller.js';
+import { SeedsAppsController } from './apps/seeds-api.controller.js';
 import { ReadinessController } from './health/readiness.controller.js';
+import { Ingress } from './ingress/ingress.provider.js';
 import { ApiKeyGuard } from './keys/api-key.guard.js';
 import { ApiKeys } from './keys/api-keys.js';
 import { KeysHandlers } from './keys/keys.handlers.js';
@@ -8,8 +12,8 @@ import { NodesController } from './nodes/nodes.controller.js';
 
 /** The REST API: nodes today; apps, accounts and events as the grid grows. */
 @Module({
-  controllers: [NodesController, ReadinessController, KeysHandlers],
+  controllers: [NodesController, AccountController, AppsController, SeedsAppsController, ReadinessController, KeysHandlers],
   // Every route, this module's and those it gains later, is closed unless it says otherwise.
-  providers: [ApiKeys, { provide: APP_GUARD, useClass: ApiKeyGuard }],
+  providers: [ApiKeys, { provide: APP_GUARD, useClass: ApiKeyGuard }, Ingress],
 })
 export class GatewayModule {}
