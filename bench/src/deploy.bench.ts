@@ -39,17 +39,17 @@ async function startGrid(): Promise<Grid> {
   });
   const natsUrl = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the grid did not come up within 120 s')), 120_000);
+    let url: string | undefined;
+    // The summary names NATS first and ends with "Press Ctrl-C": the grid is up then.
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      const match = /^\s+NATS\s+(nats:\/\/\S+)/.exec(line);
-      if (match) {
+      url ??= /^\s+NATS\s+(nats:\/\/\S+)/.exec(line)?.[1];
+      if (line.startsWith('Press Ctrl-C') && url) {
         clearTimeout(timer);
-        resolve(match[1]!);
+        resolve(url);
       }
     });
     child.once('exit', (code) => reject(new Error(`myc up exited with ${code}`)));
   });
-  // The summary is printed once the grid is up; wait for the line that ends it.
-  await new Promise<void>((resolve) => createInterface({ input: child.stdout! }).on('line', (line) => line.startsWith('Press Ctrl-C') && resolve()));
   return { child, home, natsUrl };
 }
 
