@@ -74,7 +74,7 @@ export class Ingress implements OnApplicationBootstrap, BeforeApplicationShutdow
     }
     this.#source = source;
     this.#proxy = proxy;
-    logger.info({ host: settings.host, port: proxy.port, routes: source.routes().length }, 'ingress is up');
+    logger.info({ host: settings.host, port: proxy.port, routes: source.routes().length }, 'ingress listening');
   }
 
   async beforeApplicationShutdown(): Promise<void> {
