@@ -210,6 +210,25 @@ describe('a running app', () => {
     expect(decide({ type: 'Stop', mode: 'stop', reason: 'again', now: at() }, app)).toEqual([]);
   });
 
+  it('is suspended when billing asks (its replicas stop, the meter stops), once however often it asks', () => {
+    let app = decide({ type: 'Stop', mode: 'suspend', reason: 'balance exhausted', now: at() }, active).reduce<App | undefined>(evolve, active)!;
+    const stop = stepOf(app, observed);
+    app = (stop as Extract<Step, { kind: 'append' }>).events.reduce<App | undefined>(evolve, app)!;
+    const stopped = stepOf(app, observed, 0, true);
+    expect(stopped).toMatchObject({ kind: 'append', events: [{ type: AppStopped.type, data: { status: 'suspended' } }] });
+    app = (stopped as Extract<Step, { kind: 'append' }>).events.reduce<App | undefined>(evolve, app)!;
+    expect(viewOf(app).status).toBe('suspended');
+    expect(decide({ type: 'Stop', mode: 'suspend', reason: 'again', now: at() }, app)).toEqual([]);
+  });
+
+  it('stopping a deploy under way aborts it first, so its reservation is refunded', () => {
+    const deploying = foldApp([requested, reserved])!;
+    const events = decide({ type: 'Stop', mode: 'delete', reason: 'owner', now: at() }, deploying);
+    expect(events.map((event) => event.type)).toEqual([AppRolloutAborted.type, 'mycelium.deployment.app-stop-requested.v1']);
+    const app = events.reduce<App | undefined>(evolve, deploying)!;
+    expect(stepOf(app).kind).toBe('release');
+  });
+
   it('refuses what its state does not allow, naming what to do', () => {
     expect(() => decide({ type: 'Scale', replicas: 2, now: at() }, foldApp([requested])!)).toThrow(/in the middle of a deploy/);
     expect(() => decide({ type: 'Update', rolloutId: update, spec: { ...spec('2'), name: 'other' }, now: at() }, active)).toThrow(/keeps the app's name/);
