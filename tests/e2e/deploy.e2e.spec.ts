@@ -7,6 +7,7 @@ import {
   type AppView,
   GetAccount,
   IssueApiKey,
+  RetireReplica,
   type WorkloadReport,
   WorkloadSubjects,
 } from '@mycelium/contracts';
@@ -317,6 +318,23 @@ describe('deploy and pay (real services, agents and processes)', () => {
     expect(badScale).toMatchObject({ status: 400, body: { error: { field: 'replicas' } } });
     expect((await appOf(helloId)).desiredReplicas).toBe(3);
     expect(((await api('GET', '/v1/apps', keys.acme!)).body.apps as AppView[]).length).toBe(before);
+  });
+
+  it('replaces a replica healing retires, and stops the old one on its node', async () => {
+    const before = await appOf(helloId);
+    const victim = before.replicas[0]!;
+    const retired = await client.send(RetireReplica, { appId: helloId, replicaId: victim.replicaId, reason: 'crashes too often' });
+    expect(retired).toEqual({ ok: true, result: { retired: true } });
+    const again = await client.send(RetireReplica, { appId: helloId, replicaId: victim.replicaId, reason: 'crashes too often' });
+    expect(again).toEqual({ ok: true, result: { retired: false } });
+    await waitFor(
+      async () => {
+        const app = await appOf(helloId);
+        return app.healthyReplicas === 3 && !app.replicas.some((replica) => replica.replicaId === victim.replicaId);
+      },
+      { timeoutMs: 30_000, what: 'a replacement' },
+    );
+    await waitFor(() => !running(helloId).some((replica) => replica.replicaId === victim.replicaId), { timeoutMs: 20_000, what: 'the retired replica to stop' });
   });
 
   it('scales, stops and answers the seeds’ API', async () => {

@@ -134,6 +134,25 @@ export class AppReplicaFailedV1 extends AppFact {
   reason!: string;
 }
 
+export class AppReplicaRestartedV1 extends AppFact {
+  @IsString()
+  replicaId!: string;
+
+  @Matches(NODE_ID)
+  nodeId!: string;
+
+  /** Restarts in place since the replica started on this node, as the node counts them. */
+  @IsInt()
+  @Min(1)
+  restarts!: number;
+
+  /** What the node said about the last exit. */
+  @IsOptional()
+  @IsString()
+  @Length(0, 1000)
+  message?: string;
+}
+
 export class AppReplicasStoppedV1 extends AppFact {
   @IsArray()
   @IsString({ each: true })
@@ -225,6 +244,7 @@ export const AppReplicasScheduled = event('app-replicas-scheduled', AppReplicasS
 export const AppReplicaStarting = event('app-replica-starting', AppReplicaStartingV1, 'A node started a replica’s process.');
 export const AppReplicaHealthy = event('app-replica-healthy', AppReplicaHealthyV1, 'A replica passes its health check and takes traffic.');
 export const AppReplicaFailed = event('app-replica-failed', AppReplicaFailedV1, 'A replica failed to start or stopped being healthy.');
+export const AppReplicaRestarted = event('app-replica-restarted', AppReplicaRestartedV1, 'A node restarted a replica in place after it crashed.');
 export const AppReplicasStopped = event('app-replicas-stopped', AppReplicasStoppedV1, 'Replicas were stopped and no longer take traffic.');
 export const AppActivated = event('app-activated', AppActivatedV1, 'Every replica of the rollout is healthy: the app is active and billing captured.');
 export const AppRolloutAborted = event('app-rollout-aborted', AppRolloutAbortedV1, 'A step of the rollout failed: what it started is being stopped and its reservation refunded.');
@@ -244,6 +264,7 @@ export const appEvents = [
   AppReplicaStarting,
   AppReplicaHealthy,
   AppReplicaFailed,
+  AppReplicaRestarted,
   AppReplicasStopped,
   AppActivated,
   AppRolloutAborted,

@@ -13,6 +13,8 @@ import {
   AppCreditsReserved,
   AppReplicaFailed,
   type AppReplicaFailedV1,
+  AppReplicaRestarted,
+  type AppReplicaRestartedV1,
   AppReplicaHealthy,
   type AppReplicaHealthyV1,
   AppReplicasScheduled,
@@ -51,6 +53,7 @@ export type AppEvent =
   | { type: typeof AppReplicaStarting.type; data: AppReplicaStartingV1 }
   | { type: typeof AppReplicaHealthy.type; data: AppReplicaHealthyV1 }
   | { type: typeof AppReplicaFailed.type; data: AppReplicaFailedV1 }
+  | { type: typeof AppReplicaRestarted.type; data: AppReplicaRestartedV1 }
   | { type: typeof AppReplicasStopped.type; data: AppReplicasStoppedV1 }
   | { type: typeof AppActivated.type; data: AppActivatedV1 }
   | { type: typeof AppRolloutAborted.type; data: AppRolloutAbortedV1 }
@@ -72,6 +75,8 @@ export interface Replica {
   /** The rollout that placed it, when one did. */
   rolloutId?: string;
   scheduledAt: string;
+  /** Restarts in place its node reported, as last recorded. */
+  restarts?: number;
 }
 
 /** The saga of one deploy or update, as far as the log says it got. */
@@ -176,6 +181,9 @@ export function evolve(app: App | undefined, event: AppEvent): App | undefined {
       break;
     case AppReplicaFailed.type:
       updateReplica(next, event.data.replicaId, { status: 'failed' });
+      break;
+    case AppReplicaRestarted.type:
+      updateReplica(next, event.data.replicaId, { restarts: event.data.restarts });
       break;
     case AppReplicasStopped.type:
       for (const replicaId of event.data.replicaIds) updateReplica(next, replicaId, { status: 'stopped' });

@@ -1,5 +1,6 @@
 import {
   AppDeployRequested,
+  AppReplicaFailed,
   AppRolloutAborted,
   AppScaled,
   AppStopRequested,
@@ -9,14 +10,16 @@ import {
   ErrorCodes,
   type StoredAppSpecV1,
 } from '@mycelium/contracts';
-import type { App, AppEvent } from './app.js';
+import { type App, type AppEvent, isLive } from './app.js';
 
 /** What people ask of an app; the saga's own steps are planned in saga.ts. */
 export type AppCommand =
   | { type: 'Deploy'; appId: string; rolloutId: string; tenant: string; spec: StoredAppSpecV1; now: string }
   | { type: 'Update'; rolloutId: string; spec: StoredAppSpecV1; now: string }
   | { type: 'Scale'; replicas: number; now: string }
-  | { type: 'Stop'; mode: 'stop' | 'suspend' | 'delete'; reason: string; now: string };
+  | { type: 'Stop'; mode: 'stop' | 'suspend' | 'delete'; reason: string; now: string }
+  /** Replicas that must go (their node is down, they keep crashing): the saga replaces them. */
+  | { type: 'Fail'; replicaIds: string[]; reason: string; now: string };
 
 const notFound = (appId: string) => new CommandRejection({ code: ErrorCodes.NotFound, message: `no app ${appId}: list yours with \`myc apps\``, field: 'appId' });
 
@@ -27,6 +30,11 @@ export function decide(command: AppCommand, app: App | undefined): AppEvent[] {
   }
   if (!app || app.status === 'deleted') throw notFound(app?.appId ?? 'of that id');
   switch (command.type) {
+    case 'Fail':
+      return command.replicaIds
+        .map((replicaId) => app.replicas.get(replicaId))
+        .filter((replica): replica is NonNullable<typeof replica> => replica !== undefined && isLive(replica))
+        .map((replica) => ({ type: AppReplicaFailed.type, data: { appId: app.appId, replicaId: replica.replicaId, nodeId: replica.nodeId, reason: command.reason, at: command.now } }));
     case 'Update': {
       if (app.rollout) throw rolloutInProgress(app);
       if (app.status !== 'active') {

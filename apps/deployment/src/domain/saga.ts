@@ -2,6 +2,7 @@ import {
   AppDeployQueued,
   AppReplicaFailed,
   AppReplicaHealthy,
+  AppReplicaRestarted,
   AppReplicasStopped,
   AppReplicaStarting,
   AppRolloutAborted,
@@ -18,6 +19,8 @@ export interface Observed {
   state: ReplicaState;
   address?: string;
   message?: string;
+  /** Restarts in place since the replica started on its node. */
+  restarts?: number;
 }
 
 export interface PlanContext {
@@ -152,6 +155,12 @@ function observationEvents(app: App, replicas: Replica[], ctx: PlanContext, at: 
     }
     if (replica.status !== 'healthy' && seen.state === 'healthy' && seen.address) {
       events.push({ type: AppReplicaHealthy.type, data: { appId: app.appId, replicaId: replica.replicaId, nodeId: replica.nodeId, address: seen.address, at } });
+    }
+    if ((seen.restarts ?? 0) > (replica.restarts ?? 0)) {
+      events.push({
+        type: AppReplicaRestarted.type,
+        data: { appId: app.appId, replicaId: replica.replicaId, nodeId: replica.nodeId, restarts: seen.restarts!, ...(seen.message ? { message: seen.message.slice(0, 1000) } : {}), at },
+      });
     }
   }
   return events;

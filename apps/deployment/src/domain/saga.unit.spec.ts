@@ -7,6 +7,7 @@ import {
   AppDeployQueued,
   AppDeployRequested,
   AppReplicaHealthy,
+  AppReplicaRestarted,
   AppReplicasScheduled,
   AppReplicaStarting,
   AppReplicasStopped,
@@ -227,6 +228,20 @@ describe('a running app', () => {
     expect(events.map((event) => event.type)).toEqual([AppRolloutAborted.type, 'mycelium.deployment.app-stop-requested.v1']);
     const app = events.reduce<App | undefined>(evolve, deploying)!;
     expect(stepOf(app).kind).toBe('release');
+  });
+
+  it('replaces replicas of an evacuated node, and records restarts a node reports, once each', () => {
+    const events = decide({ type: 'Fail', replicaIds: ['a', 'b', 'gone'], reason: 'node down', now: at() }, active);
+    expect(events.map((event) => (event.data as { replicaId: string }).replicaId)).toEqual(['a', 'b']);
+    const app = events.reduce<App | undefined>(evolve, active)!;
+    expect(stepOf(app, observed)).toMatchObject({ kind: 'schedule', count: 2 });
+    expect(decide({ type: 'Fail', replicaIds: ['a'], reason: 'again', now: at() }, app)).toEqual([]);
+
+    const crashed = { ...observed, c: { state: 'healthy', address: 'x', restarts: 2, message: 'exited with 1' } } as Record<string, Observed>;
+    const restarted = stepOf(active, crashed);
+    expect(restarted).toMatchObject({ kind: 'append', events: [{ type: AppReplicaRestarted.type, data: { replicaId: 'c', restarts: 2, message: 'exited with 1' } }] });
+    const recorded = (restarted as Extract<Step, { kind: 'append' }>).events.reduce<App | undefined>(evolve, active)!;
+    expect(stepOf(recorded, crashed).kind).toBe('idle');
   });
 
   it('refuses what its state does not allow, naming what to do', () => {

@@ -11,7 +11,11 @@ import {
   DeployApp,
   type DeployAppV1,
   ErrorCodes,
+  EvacuateNode,
+  type EvacuateNodeV1,
   GetApp,
+  RetireReplica,
+  type RetireReplicaV1,
   GetAppEvents,
   type GetAppEventsV1,
   GetAppLogs,
@@ -115,6 +119,30 @@ export class AppsHandlers {
     this.#owned(request.appId, request.tenant);
     await this.#execute(request.appId, { type: 'Stop', mode: 'suspend', reason: request.reason, now: now() }, ctx, request.tenant);
     return { suspended: true };
+  }
+
+  @OnCommand(EvacuateNode)
+  async evacuate(@Payload() request: EvacuateNodeV1, @Ctx() ctx: CommandContext): Promise<{ replicas: { appId: string; replicaId: string }[] }> {
+    await this.directory.ready;
+    const evacuated: { appId: string; replicaId: string }[] = [];
+    const reason = `node ${request.nodeId} evacuated: ${request.reason}`.slice(0, 500);
+    for (const app of this.directory.all()) {
+      const onNode = [...app.replicas.values()].filter((replica) => replica.nodeId === request.nodeId && isLive(replica)).map((replica) => replica.replicaId);
+      if (onNode.length === 0) continue;
+      await this.#execute(app.appId, { type: 'Fail', replicaIds: onNode, reason, now: now() }, ctx, app.tenant);
+      evacuated.push(...onNode.map((replicaId) => ({ appId: app.appId, replicaId })));
+    }
+    return { replicas: evacuated };
+  }
+
+  @OnCommand(RetireReplica)
+  async retire(@Payload() request: RetireReplicaV1, @Ctx() ctx: CommandContext): Promise<{ retired: boolean }> {
+    await this.directory.ready;
+    const app = this.#owned(request.appId, undefined);
+    const replica = app.replicas.get(request.replicaId);
+    if (!replica || !isLive(replica)) return { retired: false };
+    await this.#execute(app.appId, { type: 'Fail', replicaIds: [replica.replicaId], reason: request.reason, now: now() }, ctx, app.tenant);
+    return { retired: true };
   }
 
   @OnCommand(GetApp)

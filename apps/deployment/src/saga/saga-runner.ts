@@ -140,7 +140,7 @@ export class SagaRunner implements OnApplicationBootstrap, OnModuleDestroy {
         now: Date.now(),
         observe: (replicaId) => {
           const seen = this.observations.get(replicaId);
-          return seen ? { state: seen.report.state, address: seen.report.address, message: seen.report.message } : undefined;
+          return seen ? { state: seen.report.state, address: seen.report.address, message: seen.report.message, restarts: seen.report.restarts } : undefined;
         },
         meterSynced: this.#meterSynced(app),
       });
