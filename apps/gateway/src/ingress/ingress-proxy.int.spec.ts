@@ -176,6 +176,20 @@ describe('ingress proxy', () => {
       expect(posts.find((post) => post.status === 503)!.text).toBe('busy');
     });
 
+    it('retries a GET answered 503 on another replica, the first answer dropped unseen', async () => {
+      const unready = await replica('unready', {
+        handler: (_req, res) => {
+          res.writeHead(503, { 'content-type': 'text/plain' });
+          res.end('not yet');
+        },
+      });
+      const ready = await replica('ready');
+      source.set([...source.routes(), routeTo('unready', [unready, ready])]);
+      const answers = await sequentially(4, () => send(port, '/apps/acme/unready/page'));
+      expect(answers.map((answer) => `${answer.status} ${answer.headers['x-mycelium-replica']}`)).toEqual(Array(4).fill('200 ready'));
+      expect(unready.seen.length).toBeGreaterThan(0);
+    });
+
     it('lets one trial through after the cool-down and closes the breaker when the replica is back', async () => {
       const quick = new IngressProxy({ source, breaker: { failureThreshold: 2, coolDownMs: 200 } });
       proxies.push(quick);
@@ -267,6 +281,50 @@ describe('ingress proxy', () => {
       await new Promise((resolve) => response.on('end', resolve).resume());
       expect(received).toEqual(['first part;', 'second part;', 'third part;']);
       expect(response.headers['x-mycelium-replica']).toBe('echo');
+    });
+  });
+
+  describe('streaming answers', () => {
+    it('passes the head of a slow answer on at once, before any of its body', async () => {
+      let finish: (() => void) | undefined;
+      const ticker = await replica('ticker', {
+        raw: (_req, res) => {
+          res.writeHead(200, { 'content-type': 'text/event-stream' });
+          res.flushHeaders();
+          finish = () => res.end('data: done\n\n');
+        },
+      });
+      source.set([...source.routes(), routeTo('ticker', [ticker])]);
+      const request = http.request({ host: '127.0.0.1', port, path: '/apps/acme/ticker/events', agent: false });
+      const response = await new Promise<IncomingMessage>((resolve, reject) => request.on('response', resolve).on('error', reject).end());
+      expect(response.headers).toMatchObject({ 'content-type': 'text/event-stream', 'x-mycelium-replica': 'ticker' });
+      const body = new Promise<string>((resolve) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk)).on('end', () => resolve(Buffer.concat(chunks).toString()));
+      });
+      finish!();
+      expect(await body).toBe('data: done\n\n');
+    });
+
+    it('passes a large answer on whole to a client that reads it slowly', async () => {
+      const large = Buffer.alloc(8 * 1024 * 1024, 'abcdefgh');
+      const big = await replica('big', {
+        handler: (_req, res) => {
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': large.length });
+          res.end(large);
+        },
+      });
+      source.set([...source.routes(), routeTo('big', [big])]);
+      const request = http.request({ host: '127.0.0.1', port, path: '/apps/acme/big/', agent: false });
+      const response = await new Promise<IncomingMessage>((resolve, reject) => request.on('response', resolve).on('error', reject).end());
+      // A client reading in small steps backs up the proxy's writes to it: the proxy pauses the replica, and must resume it.
+      const received: Buffer[] = [];
+      for await (const chunk of response) {
+        received.push(chunk as Buffer);
+        if (received.length % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(Buffer.concat(received).equals(large)).toBe(true);
+      await waitFor(() => proxy.inspect('acme', 'big')![0]!.inFlight === 0, { what: 'the answer to be counted as done' });
     });
   });
 

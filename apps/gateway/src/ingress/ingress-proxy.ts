@@ -1,6 +1,7 @@
-import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
+import { type Duplex, Readable } from 'node:stream';
+import { Agent, type Dispatcher } from 'undici';
 import type { Logger } from '@mycelium/telemetry';
 import { type BreakerOptions, DEFAULT_BREAKER } from './circuit-breaker.js';
 import { IngressMetrics, NO_APP } from './ingress.metrics.js';
@@ -47,6 +48,21 @@ class UpstreamTimeoutError extends Error {
   readonly code = 'UPSTREAM_TIMEOUT';
 }
 
+/** Why an attempt is dropped when its client left: not the replica's failing. */
+class ClientGoneError extends Error {
+  override readonly name = 'ClientGoneError';
+  readonly code = 'CLIENT_GONE';
+}
+
+/** The codes of a replica that did not connect, answer or go on answering in time: ours (node:http) and undici's. */
+const TIMEOUT_CODES = new Set(['UPSTREAM_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/** A failure as logs and error bodies name it: the system's code (ECONNREFUSED), else what undici says ("other side closed"). */
+const reasonOf = (error: Error & { code?: string }) => (error.code && !error.code.startsWith('UND_ERR') ? error.code : error.message);
+
+/** A header name or value as text: node:http gives strings, undici Buffers (bytes as latin1, as HTTP/1.1 has them). */
+const text = (value: string | Buffer): string => (typeof value === 'string' ? value : value.toString('latin1'));
+
 /** The app a request is for: by its Host (`<app>.<tenant>.localhost`), else by its path (`/apps/<tenant>/<app>/…`). */
 export function resolveTarget(host: string | undefined, url: string): Target | undefined {
   if (host && host[0] !== '[') {
@@ -69,18 +85,19 @@ function errorBody(code: string, message: string): string {
   return JSON.stringify({ error: { code, message } });
 }
 
+type RawHeaders = readonly string[] | readonly Buffer[];
+
 /** The value of a header in raw headers ([name, value, name, value…]), the first if repeated. */
-function rawHeader(raw: readonly string[], lowerName: string): string | undefined {
+function rawHeader(raw: RawHeaders, lowerName: string): string | undefined {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return raw[i + 1];
+    if (name.length === lowerName.length && text(name).toLowerCase() === lowerName) return text(raw[i + 1]!);
   }
   return undefined;
 }
 
 /** Headers a Connection header names are hop-by-hop too; `keep-alive` and `close` (the usual values) name none. */
-function connectionTokens(raw: readonly string[]): Set<string> | undefined {
-  const value = rawHeader(raw, 'connection');
+function connectionTokens(value: string | undefined): Set<string> | undefined {
   if (value === undefined || value === 'keep-alive' || value === 'close' || value === 'Keep-Alive') return undefined;
   return new Set(
     value
@@ -92,17 +109,27 @@ function connectionTokens(raw: readonly string[]): Set<string> | undefined {
 
 /**
  * The end-to-end headers of `raw` (hop-by-hop ones left out), as raw headers again. Working on raw
- * headers spares building header objects on both sides: this runs twice per request.
+ * headers spares building header objects on both sides: this runs twice per request, in one pass
+ * unless the Connection header names further headers (rare).
  */
-function endToEnd(raw: readonly string[], skip?: (lowerName: string) => boolean): string[] {
-  const named = connectionTokens(raw);
+function endToEnd(raw: RawHeaders, skip?: (lowerName: string) => boolean): string[] {
   const kept: string[] = [];
+  let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const lower = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || named?.has(lower) || skip?.(lower)) continue;
-    kept.push(raw[i]!, raw[i + 1]!);
+    const name = text(raw[i]!);
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower)) {
+      if (lower === 'connection') connection ??= text(raw[i + 1]!);
+      continue;
+    }
+    if (skip?.(lower)) continue;
+    kept.push(name, text(raw[i + 1]!));
   }
-  return kept;
+  const named = connectionTokens(connection);
+  if (!named) return kept;
+  const left: string[] = [];
+  for (let i = 0; i < kept.length; i += 2) if (!named.has(kept[i]!.toLowerCase())) left.push(kept[i]!, kept[i + 1]!);
+  return left;
 }
 
 const FORWARDED_ELSEWHERE = (name: string) => name === 'host' || name === 'expect' || name === 'x-forwarded-for';
@@ -128,7 +155,7 @@ function forwardHeaders(req: IncomingMessage, replica: ReplicaState, target: Tar
 }
 
 /** The replica's end-to-end response headers, plus which replica answered. */
-function responseHeaders(raw: readonly string[], replica: ReplicaState): string[] {
+function responseHeaders(raw: RawHeaders, replica: ReplicaState): string[] {
   const headers = endToEnd(raw);
   headers.push('X-Mycelium-Replica', replica.replica.replicaId);
   return headers;
@@ -144,7 +171,7 @@ class ReplayableBody {
   #size = 0;
   #overflowed = false;
   #ended = false;
-  #sink: ClientRequest | undefined;
+  #sink: Readable | undefined;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -158,17 +185,11 @@ class ReplayableBody {
           this.#chunks = [];
         } else this.#chunks.push(chunk);
       }
-      const sink = this.#sink;
-      if (sink && !sink.write(chunk)) {
-        req.pause();
-        sink.once('drain', () => {
-          if (this.#sink === sink) req.resume();
-        });
-      }
+      if (this.#sink && !this.#sink.push(chunk)) req.pause();
     });
     req.on('end', () => {
       this.#ended = true;
-      this.#sink?.end();
+      this.#sink?.push(null);
     });
   }
 
@@ -176,16 +197,23 @@ class ReplayableBody {
     return !this.#overflowed;
   }
 
-  /** Streams the body (what came so far, then the rest) to `sink`. */
-  sendTo(sink: ClientRequest): void {
+  /** Whether any of the body came yet (or all of it, none). */
+  get begun(): boolean {
+    return this.#ended || this.#size > 0;
+  }
+
+  /** The body for one attempt, as a stream: what came so far, then the rest. A previous attempt's stream is cut off. */
+  stream(): Readable {
+    this.#sink?.destroy();
+    const sink: Readable = new Readable({
+      read: () => {
+        if (this.#sink === sink) this.req.resume();
+      },
+    });
     this.#sink = sink;
-    for (const chunk of this.#chunks) sink.write(chunk);
-    if (this.#ended) sink.end();
-    else {
-      // The replica may answer before the body ends (or only once it has its headers): let it start.
-      if (this.#chunks.length === 0) sink.flushHeaders();
-      this.req.resume();
-    }
+    for (const chunk of this.#chunks) sink.push(chunk);
+    if (this.#ended) sink.push(null);
+    return sink;
   }
 
   /** Stops sending; the rest of the body is read and dropped. */
@@ -201,15 +229,17 @@ class ReplayableBody {
  * The ingress: a reverse proxy on node:http in front of the apps' replicas. It picks a replica by
  * the app's strategy, skips replicas whose circuit breaker is open, retries an idempotent request
  * once on another replica when the first fails before answering, and passes WebSocket upgrades
- * through. Upstream connections are pooled (keep-alive).
+ * through. Requests without a body go to the replicas through undici (a pool of keep-alive
+ * connections per replica); those with one, and upgrades, through node:http (see Exchange).
  */
 export class IngressProxy {
   readonly server: http.Server;
   readonly table: RouteTable;
   readonly metrics: IngressMetrics;
   /** @internal what an Exchange needs of the proxy. */
-  readonly internals: { agent: http.Agent; now: () => number; random: () => number; timeoutMs: number; retryBodyLimit: number };
+  readonly internals: { upstream: Dispatcher; agent: http.Agent; now: () => number; random: () => number; timeoutMs: number; retryBodyLimit: number };
   readonly #options: IngressProxyOptions;
+  readonly #upstream: Agent;
   readonly #agent: http.Agent;
   readonly #tunnels = new Set<Duplex>();
   readonly #now: () => number;
@@ -223,9 +253,19 @@ export class IngressProxy {
     this.#now = options.now ?? (() => performance.now());
     this.#random = options.random ?? Math.random;
     this.#timeoutMs = options.upstreamTimeoutMs ?? 60_000;
+    // undici's client costs a fraction of node:http's per request. One request per connection at a
+    // time (no pipelining: a slow answer must not hold up the next); an idle connection is kept 30 s,
+    // or less when the replica says so (Keep-Alive: timeout=…).
+    this.#upstream = new Agent({
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      connect: { timeout: this.#timeoutMs },
+      headersTimeout: this.#timeoutMs,
+      bodyTimeout: this.#timeoutMs,
+    });
     // LIFO hands out the most recently used connection, so idle ones age out instead of all staying warm.
     this.#agent = new http.Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo' });
-    this.internals = { agent: this.#agent, now: this.#now, random: this.#random, timeoutMs: this.#timeoutMs, retryBodyLimit: options.retryBodyLimit ?? 64 * 1024 };
+    this.internals = { upstream: this.#upstream, agent: this.#agent, now: this.#now, random: this.#random, timeoutMs: this.#timeoutMs, retryBodyLimit: options.retryBodyLimit ?? 64 * 1024 };
     this.server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => this.#serve(req, res));
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
     this.server.on('clientError', (_error, socket: Duplex) => {
@@ -259,7 +299,7 @@ export class IngressProxy {
     this.server.closeAllConnections();
     for (const tunnel of this.#tunnels) tunnel.destroy();
     this.#agent.destroy();
-    await closed;
+    await Promise.all([closed, this.#upstream.destroy()]);
   }
 
   /** What the ingress knows of an app's replicas now. */
@@ -419,142 +459,227 @@ export class IngressProxy {
 
 /** One request through the ingress: its attempts (at most two) and its answer. */
 class Exchange {
-  readonly #proxy: IngressProxy;
-  readonly #app: AppEntry;
+  readonly proxy: IngressProxy;
+  readonly app: AppEntry;
+  readonly res: ServerResponse;
+  /** The client went away before its answer was complete: nothing more to do for it. */
+  clientGone = false;
   readonly #target: Target;
   readonly #req: IncomingMessage;
-  readonly #res: ServerResponse;
   readonly #body: ReplayableBody | undefined;
   readonly #idempotent: boolean;
   #retried = false;
-  #current: ClientRequest | undefined;
-  #clientGone = false;
+  #current: Attempt | undefined;
 
   constructor(proxy: IngressProxy, app: AppEntry, target: Target, req: IncomingMessage, res: ServerResponse) {
-    this.#proxy = proxy;
-    this.#app = app;
+    this.proxy = proxy;
+    this.app = app;
+    this.res = res;
     this.#target = target;
     this.#req = req;
-    this.#res = res;
     this.#idempotent = IDEMPOTENT.has(req.method ?? '');
     const length = rawHeader(req.rawHeaders, 'content-length');
     const hasBody = rawHeader(req.rawHeaders, 'transfer-encoding') !== undefined || (length !== undefined && length !== '0');
     this.#body = hasBody ? new ReplayableBody(req, this.#idempotent ? proxy.internals.retryBodyLimit : 0) : undefined;
     res.on('close', () => {
       if (res.writableFinished) return;
-      // The client went away before its answer was complete: nothing more to do for it.
-      this.#clientGone = true;
-      this.#current?.destroy();
+      this.clientGone = true;
+      this.#current?.abort();
     });
   }
 
   send(): void {
-    const { now, random } = this.#proxy.internals;
-    this.#attempt(this.#proxy.table.choose(this.#app, now(), random)!);
+    const { now, random } = this.proxy.internals;
+    this.#attempt(this.proxy.table.choose(this.app, now(), random)!);
   }
 
+  /**
+   * Sends the request to `replica`. Without a body (most requests) it goes through undici, whose
+   * client costs a fraction of node:http's. With one it goes through node:http: undici sends a
+   * request's head only with the first bytes of its body, and a client may wait for the answer's
+   * head before it sends any (a stream both ways), so the head must leave on its own.
+   */
   #attempt(replica: ReplicaState): void {
-    const { agent, now, timeoutMs } = this.#proxy.internals;
-    const proxy = this.#proxy;
-    const app = this.#app;
-    const res = this.#res;
+    const { upstream, now } = this.proxy.internals;
     replica.started();
-    const started = now();
-    /** Whether this attempt's outcome has been counted (several events may tell of it). */
-    let settled = false;
-    const upstream = http.request({
-      agent,
-      host: replica.host,
-      port: replica.port,
-      method: this.#req.method,
-      path: this.#target.path,
-      headers: forwardHeaders(this.#req, replica, this.#target, false),
-    });
-    this.#current = upstream;
+    const attempt = new Attempt(this, replica, now());
+    this.#current = attempt;
+    const headers = forwardHeaders(this.#req, replica, this.#target, false);
+    if (this.#body) this.#sendWithBody(replica, headers, this.#body, attempt);
+    else upstream.dispatch({ origin: `http://${replica.replica.address}`, method: this.#req.method!, path: this.#target.path, headers, body: null }, attempt);
+  }
+
+  /** The attempt through node:http, its events told to the same handler as undici's. */
+  #sendWithBody(replica: ReplicaState, headers: string[], body: ReplayableBody, attempt: Attempt): void {
+    const { agent, timeoutMs } = this.proxy.internals;
+    const upstream = http.request({ agent, host: replica.host, port: replica.port, method: this.#req.method, path: this.#target.path, headers });
+    let response: IncomingMessage | undefined;
+    const controller: Dispatcher.DispatchController = {
+      aborted: false,
+      paused: false,
+      reason: null,
+      abort: (reason: Error) => upstream.destroy(reason),
+      pause: () => response?.pause(),
+      resume: () => response?.resume(),
+    };
+    attempt.onRequestStart(controller);
     upstream.setTimeout(timeoutMs, () => upstream.destroy(new UpstreamTimeoutError(`replica ${replica.replica.replicaId} was silent for ${timeoutMs} ms`)));
-    upstream.on('response', (response) => {
-      const status = response.statusCode!;
-      const answeredAt = now();
-      proxy.metrics.upstreamAnswered(app.label, (answeredAt - started) / 1000);
-      if (status >= 500) proxy.replicaFailed(app, replica, `status ${status}`);
-      else replica.succeeded(answeredAt - started, answeredAt);
-      if (RETRY_STATUSES.has(status) && this.#retryFrom(replica)) {
-        settled = true;
-        replica.finished();
-        response.resume();
-        return;
-      }
-      const headers = responseHeaders(response.rawHeaders, replica);
-      if (response.statusMessage) res.writeHead(status, response.statusMessage, headers);
-      else res.writeHead(status, headers);
-      // Headers usually leave with the first bytes of the body; when the body is slow to come (a
-      // stream of events), they leave on their own so the client knows the answer has begun. The
-      // microtask runs after any body that came with the headers was passed on (the stream resumes
-      // on the tick before), so it flushes only when the body has not begun.
-      let bodyStarted = false;
-      queueMicrotask(() => {
-        if (!bodyStarted && !res.destroyed && !res.writableEnded) res.flushHeaders();
-      });
-      response.on('error', () => undefined);
-      response.on('data', (chunk: Buffer) => {
-        bodyStarted = true;
-        if (!res.write(chunk)) response.pause();
-      });
-      res.on('drain', () => response.resume());
-      response.on('end', () => {
-        res.end();
-        if (settled) return;
-        settled = true;
-        replica.finished();
-        proxy.metrics.answered(app.label, status);
-      });
-      response.on('close', () => {
-        if (settled) return;
-        // The replica broke off mid-answer: the client cannot get the rest, so it must not take a truncated body for whole.
-        settled = true;
-        replica.finished();
-        if (!this.#clientGone) proxy.replicaFailed(app, replica, 'connection closed mid-response');
-        res.destroy();
+    upstream.on('error', (error: Error) => attempt.onResponseError(controller, error));
+    upstream.on('response', (answer: IncomingMessage) => {
+      response = answer;
+      controller.rawHeaders = answer.rawHeaders;
+      attempt.onResponseStart(controller, answer.statusCode!, answer.headers, answer.statusMessage);
+      answer.on('error', () => undefined);
+      answer.on('data', (chunk: Buffer) => attempt.onResponseData(controller, chunk));
+      answer.on('end', () => attempt.onResponseEnd());
+      answer.on('close', () => {
+        if (!answer.complete) attempt.onResponseError(controller, new Error('connection closed mid-response'));
       });
     });
-    upstream.on('error', (error: Error & { code?: string }) => {
-      if (settled) return;
-      settled = true;
-      replica.finished();
-      if (this.#clientGone) {
-        replica.breaker.abandoned();
-        return;
-      }
-      proxy.replicaFailed(app, replica, error.code ?? error.message);
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      if (!(error instanceof UpstreamTimeoutError) && this.#retryFrom(replica)) return;
-      const timeout = error instanceof UpstreamTimeoutError;
-      const status = timeout ? 504 : 502;
-      const body = errorBody(
-        timeout ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_FAILED',
-        timeout ? `a replica of ${app.label} did not answer in time` : `a replica of ${app.label} failed (${error.code ?? error.message}); retry`,
-      );
-      this.#body?.discard();
-      proxy.metrics.answered(app.label, status);
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-mycelium-replica': replica.replica.replicaId });
-      res.end(body);
+    const stream = body.stream();
+    // A body cut off (the client left, or a retry took over) leaves this request unfinished: drop it.
+    stream.on('close', () => {
+      if (!stream.readableEnded) upstream.destroy();
     });
-    if (this.#body) this.#body.sendTo(upstream);
-    else upstream.end();
+    // The replica may answer before the body ends (or only once it has its headers): let it start.
+    if (!body.begun) upstream.flushHeaders();
+    stream.pipe(upstream);
   }
 
   /** Sends the request once more to another replica when that is safe; false when it is not. */
-  #retryFrom(failed: ReplicaState): boolean {
-    if (this.#retried || !this.#idempotent || this.#clientGone || (this.#body && !this.#body.replayable)) return false;
-    const { now, random } = this.#proxy.internals;
-    const next = this.#proxy.table.choose(this.#app, now(), random, failed);
+  retryFrom(failed: ReplicaState): boolean {
+    if (this.#retried || !this.#idempotent || this.clientGone || (this.#body && !this.#body.replayable)) return false;
+    const { now, random } = this.proxy.internals;
+    const next = this.proxy.table.choose(this.app, now(), random, failed);
     if (!next) return false;
     this.#retried = true;
-    this.#proxy.metrics.retries.inc({ app: this.#app.label });
+    this.proxy.metrics.retries.inc({ app: this.app.label });
     this.#attempt(next);
     return true;
+  }
+
+  /** Answers with the ingress' own error, the replica having failed before answering. */
+  fail(timeout: boolean, reason: string, replica: ReplicaState): void {
+    const { app, res } = this;
+    const status = timeout ? 504 : 502;
+    const body = errorBody(
+      timeout ? 'UPSTREAM_TIMEOUT' : 'UPSTREAM_FAILED',
+      timeout ? `a replica of ${app.label} did not answer in time` : `a replica of ${app.label} failed (${reason}); retry`,
+    );
+    this.#body?.discard();
+    this.proxy.metrics.answered(app.label, status);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-mycelium-replica': replica.replica.replicaId });
+    res.end(body);
+  }
+}
+
+/**
+ * One attempt of an exchange on one replica, as undici's handler of it: the replica's answer
+ * streams to the client as it comes, with undici pausing the replica while the client is slow.
+ */
+class Attempt implements Dispatcher.DispatchHandler {
+  readonly #exchange: Exchange;
+  readonly #replica: ReplicaState;
+  readonly #started: number;
+  #controller: Dispatcher.DispatchController | undefined;
+  /** Whether this attempt's outcome has been counted (undici may tell of it more than once). */
+  #settled = false;
+  /** Whether the replica's answer is being passed on: its head went to the client. */
+  #answering = false;
+  /** Whether the answer is dropped, another replica being asked instead (its body is read and thrown away). */
+  #dropped = false;
+  #bodyStarted = false;
+  #status = 0;
+
+  constructor(exchange: Exchange, replica: ReplicaState, started: number) {
+    this.#exchange = exchange;
+    this.#replica = replica;
+    this.#started = started;
+  }
+
+  /** The client left: the attempt stops, and its connection to the replica with it. */
+  abort(): void {
+    this.#controller?.abort(new ClientGoneError('the client left before its answer was complete'));
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    // The client may have left while the request waited for a connection.
+    if (this.#exchange.clientGone) this.abort();
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, _headers: unknown, statusMessage?: string): void {
+    const exchange = this.#exchange;
+    const { proxy, app, res } = exchange;
+    const replica = this.#replica;
+    const answeredAt = proxy.internals.now();
+    proxy.metrics.upstreamAnswered(app.label, (answeredAt - this.#started) / 1000);
+    if (status >= 500) proxy.replicaFailed(app, replica, `status ${status}`);
+    else replica.succeeded(answeredAt - this.#started, answeredAt);
+    if (RETRY_STATUSES.has(status) && exchange.retryFrom(replica)) {
+      this.#settled = true;
+      this.#dropped = true;
+      replica.finished();
+      return;
+    }
+    this.#status = status;
+    this.#answering = true;
+    // Both transports hand the head over as it came: undici as bytes, node:http as strings.
+    const headers = responseHeaders(controller.rawHeaders as RawHeaders, replica);
+    if (statusMessage) res.writeHead(status, statusMessage, headers);
+    else res.writeHead(status, headers);
+    // Headers usually leave with the first bytes of the body; when the body is slow to come (a
+    // stream of events), they leave on their own so the client knows the answer has begun. undici
+    // passes on the body that came with the head before this microtask runs, so it flushes only
+    // when the body has not begun.
+    queueMicrotask(() => {
+      if (!this.#bodyStarted && !res.destroyed && !res.writableEnded) res.flushHeaders();
+    });
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#dropped) return;
+    this.#bodyStarted = true;
+    const res = this.#exchange.res;
+    if (!res.write(chunk)) {
+      controller.pause();
+      res.once('drain', () => controller.resume());
+    }
+  }
+
+  onResponseEnd(): void {
+    if (this.#dropped) return;
+    const { proxy, app, res } = this.#exchange;
+    res.end();
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#replica.finished();
+    proxy.metrics.answered(app.label, this.#status);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, error: Error & { code?: string }): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    const exchange = this.#exchange;
+    const { proxy, app, res } = exchange;
+    const replica = this.#replica;
+    replica.finished();
+    if (exchange.clientGone) {
+      // Nobody waits for the answer: the replica is neither blamed nor, once it answered, counted again.
+      if (!this.#answering) replica.breaker.abandoned();
+      return;
+    }
+    if (this.#answering || res.headersSent) {
+      // The replica broke off mid-answer: the client cannot get the rest, so it must not take a truncated body for whole.
+      proxy.replicaFailed(app, replica, 'connection closed mid-response');
+      res.destroy();
+      return;
+    }
+    const reason = reasonOf(error);
+    proxy.replicaFailed(app, replica, reason);
+    const timeout = error.code !== undefined && TIMEOUT_CODES.has(error.code);
+    // A timeout is not retried: waiting for one replica already took long.
+    if (!timeout && exchange.retryFrom(replica)) return;
+    exchange.fail(timeout, reason, replica);
   }
 }
