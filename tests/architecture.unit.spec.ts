@@ -34,9 +34,10 @@ function packages(): Workspace[] {
   return found;
 }
 
+/** What ships: test-only files (specs, and fixtures, which builds leave out) may start other services. */
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .filter((file) => file.endsWith('.ts') && !file.includes('node_modules') && !file.startsWith('dist') && !file.endsWith('.spec.ts'))
+    .filter((file) => file.endsWith('.ts') && !file.includes('node_modules') && !file.startsWith('dist') && !file.endsWith('.spec.ts') && !file.endsWith('.fixture.ts'))
     .map((file) => join(dir, file));
 }
 
