@@ -22,6 +22,7 @@ import { type Membership, readMembership, writeMembership } from './membership.j
 import { measureCapabilities, measureUsage } from './system.js';
 import { newestWithin } from './workloads/log-ring.js';
 import { ProcessRuntime } from './workloads/process-runtime.js';
+import { RoundParticipant, type VoteRule } from './consensus/round-participant.js';
 import { parseLogsRequest, parseStartReplica, parseStopReplica } from './workloads/workload-messages.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -65,6 +66,8 @@ export interface AgentOptions {
    * logged why and what to do, and stopped. The process should exit non-zero.
    */
   onFatal?: (error: AgentError) => void;
+  /** How the node votes in consensus rounds other than node-liveness, by topic; default: it abstains. */
+  voteRules?: Record<string, VoteRule>;
 }
 
 /** The agent cannot start, or cannot go on: the message says what to do. */
@@ -97,6 +100,7 @@ export class Agent {
   #gossip: GossipNode | undefined;
   #notices: Subscription | undefined;
   readonly #workloads: ProcessRuntime;
+  readonly #rounds: RoundParticipant;
   /** The connection the workload subscriptions live on: a new one (traded credentials) needs them anew. */
   #workloadNc: NatsConnection | undefined;
   #workloadSubscriptions: Subscription[] = [];
@@ -125,6 +129,7 @@ export class Agent {
     this.#capabilities = measureCapabilities(options.dataDir, { ...options, agentVersion: AGENT_VERSION });
     this.#workloads = new ProcessRuntime({ dataDir: options.dataDir, host: options.workloadHost ?? '127.0.0.1', logger });
     this.#workloads.onChange(() => this.#queueReport());
+    this.#rounds = new RoundParticipant({ identity: this.identity, logger, ...(options.voteRules ? { rules: options.voteRules } : {}) });
   }
 
   get nodeId(): string {
@@ -370,6 +375,9 @@ export class Agent {
     this.#heartbeat();
     this.#heartbeatTimer = setInterval(() => this.#heartbeat(), this.options.heartbeatMs ?? accepted.heartbeatIntervalMs);
     this.#listenForWorkloads();
+    this.#rounds.listen(this.#nc!, this.#subject);
+    // The join is done once the server holds our subscriptions: a start sent right after is not lost.
+    await this.#nc!.flush().catch((error: unknown) => this.logger.debug({ err: error }, 'could not flush the subscriptions'));
     clearInterval(this.#reportTimer);
     this.#publishReport();
     this.#reportTimer = setInterval(() => this.#publishReport(), this.options.reportIntervalMs ?? 2000);
@@ -594,6 +602,7 @@ export class Agent {
     this.#stopping = true;
     clearInterval(this.#heartbeatTimer);
     clearInterval(this.#reportTimer);
+    this.#rounds.stop();
     this.#wakeFromBackoff?.();
     // Replicas stop before the node leaves, and the grid hears how they ended.
     await this.#workloads.close();

@@ -1,5 +1,27 @@
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { RoundCloser } from './closer/round-closer.js';
+import { CONSENSUS_CONFIG, type ConsensusConfig, consensusConfigFromEnv } from './consensus.config.js';
+import { ConsensusDirectory } from './directory/consensus-directory.js';
+import { RoundsHandlers } from './handlers/rounds.handlers.js';
+import { Invitations } from './protocol/invitations.js';
+import { VoteListener } from './protocol/vote-listener.js';
 
-/** Commit-reveal rounds and trust scores for the grid's critical decisions. Its handlers join this module as the service gains its domain. */
+/** Commit-reveal rounds and trust scores for the grid's critical decisions. */
 @Module({})
-export class ConsensusModule {}
+export class ConsensusModule {
+  /** With `config`, or read from the environment when the service starts. */
+  static forRoot(config?: ConsensusConfig): DynamicModule {
+    return {
+      module: ConsensusModule,
+      controllers: [RoundsHandlers],
+      providers: [
+        config ? { provide: CONSENSUS_CONFIG, useValue: config } : { provide: CONSENSUS_CONFIG, useFactory: () => consensusConfigFromEnv() },
+        ConsensusDirectory,
+        Invitations,
+        VoteListener,
+        RoundCloser,
+      ],
+      exports: [ConsensusDirectory, RoundCloser],
+    };
+  }
+}

@@ -1,2 +1,3 @@
 export { ConsensusModule } from './consensus.module.js';
-export { consensusService } from './consensus.service.js';
+export { configuredConsensusService, consensusService } from './consensus.service.js';
+export { type ConsensusConfig, consensusConfigFromEnv, defaultConsensusConfig } from './consensus.config.js';

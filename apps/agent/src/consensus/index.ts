@@ -1,0 +1,2 @@
+export { DEFAULT_PROBE, probeLiveness, type ProbeOptions } from './liveness-probe.js';
+export { parseInvitation, RoundParticipant, type RoundParticipantOptions, type VoteRule } from './round-participant.js';
