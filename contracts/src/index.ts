@@ -44,4 +44,6 @@ export * from './spores/index.js';
 export * from './gateway/index.js';
 export * from './deployment/index.js';
 export * from './billing/index.js';
+export * from './healing/index.js';
+export * from './consensus/index.js';
 export { CREDIT_AMOUNT, DEFAULT_TENANT, IsCreditAmount, IsTenant, TENANT } from './tenancy.js';

@@ -4,6 +4,8 @@ import { gatewayContracts } from './gateway/index.js';
 import { sporesContracts } from './spores/index.js';
 import { billingContracts } from './billing/index.js';
 import { deploymentContracts } from './deployment/index.js';
+import { healingContracts } from './healing/index.js';
+import { consensusContracts } from './consensus/index.js';
 
 /** The six services of the grid's control plane. */
 export const GRID_SERVICES = ['spores', 'consensus', 'storage', 'deployment', 'billing', 'healing'] as const;
@@ -20,6 +22,8 @@ export const gridContracts: ContractDefinition[] = [
   ...gatewayContracts,
   ...deploymentContracts,
   ...billingContracts,
+  ...healingContracts,
+  ...consensusContracts,
 ];
 
 export function gridRegistry(): ContractRegistry {

@@ -1,2 +1,5 @@
 export { HealingModule } from './healing.module.js';
-export { healingService } from './healing.service.js';
+export { configuredHealingService, healingService } from './healing.service.js';
+export { type HealingConfig, healingConfigFromEnv } from './healing.config.js';
+export { SecretBox } from './alerts/secret-box.js';
+export { SIGNATURE_HEADER, signBody } from './alerts/webhook-delivery.js';

@@ -1,0 +1,50 @@
+import { createHmac } from 'node:crypto';
+
+export const SIGNATURE_HEADER = 'X-Mycelium-Signature';
+
+/** `sha256=<hex HMAC-SHA256 of the body>`: what a receiver recomputes with the shared secret. */
+export function signBody(body: string, secret: string): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+export interface DeliveryPolicy {
+  attempts: number;
+  backoffMs: number;
+  maxBackoffMs: number;
+  timeoutMs: number;
+}
+
+export type DeliveryResult = { ok: true; attempts: number; status: number } | { ok: false; attempts: number; status?: number; error: string };
+
+/**
+ * POSTs the signed body until the receiver answers 2xx, with exponential backoff between
+ * attempts, and gives up after the last. The alert id travels as a header so receivers can drop
+ * a repeat (after a failover the new reconciler may send an alert again).
+ */
+export async function deliverWebhook(url: string, secret: string, alertId: string, body: string, policy: DeliveryPolicy, stopped: () => boolean = () => false): Promise<DeliveryResult> {
+  let lastError = '';
+  let lastStatus: number | undefined;
+  let attempt = 1;
+  for (; attempt <= policy.attempts; attempt += 1) {
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signBody(body, secret), 'X-Mycelium-Alert-Id': alertId },
+        body,
+        signal: AbortSignal.timeout(policy.timeoutMs),
+      });
+      await response.arrayBuffer().catch(() => undefined);
+      if (response.ok) return { ok: true, attempts: attempt, status: response.status };
+      lastStatus = response.status;
+      lastError = `HTTP ${response.status}`;
+    } catch (error) {
+      lastStatus = undefined;
+      lastError = error instanceof Error ? (error.name === 'TimeoutError' ? `no answer within ${policy.timeoutMs} ms` : error.message) : String(error);
+    }
+    if (attempt < policy.attempts) {
+      if (stopped()) return { ok: false, attempts: attempt, error: 'delivery interrupted: the service is stopping' };
+      await new Promise((resolve) => setTimeout(resolve, Math.min(policy.backoffMs * 2 ** (attempt - 1), policy.maxBackoffMs)));
+    }
+  }
+  return { ok: false, attempts: policy.attempts, ...(lastStatus === undefined ? {} : { status: lastStatus }), error: lastError.slice(0, 1000) || 'no answer' };
+}
