@@ -66,6 +66,7 @@ describe('self-healing (real services, agents and processes)', () => {
     MYCELIUM_SAGA_RESEND_MS: '1000',
     MYCELIUM_HEALING_ROUND_COMMIT_MS: '400',
     MYCELIUM_HEALING_ROUND_REVEAL_MS: '400',
+    MYCELIUM_HEALING_CRASH_LOOP_CAP: '2',
     PORT: '0',
   });
 
@@ -229,5 +230,50 @@ describe('self-healing (real services, agents and processes)', () => {
     const app = await appOf(appId);
     expect(app.replicas.map((replica) => replica.nodeId)).toEqual([cutOff]);
     expect(app.replicas[0]!.status).toBe('healthy');
+  });
+
+  it('a killed replica is restarted in place; one that keeps dying is retired after the cap and the incident escalates', async () => {
+    const deployed = await client.send(DeployApp, {
+      tenant: 'acme',
+      spec: {
+        name: 'phoenix',
+        version: '1.0.0',
+        replicas: 1,
+        workload: { command: [process.execPath, hello] },
+        resources: { cpu: 0.01, memoryMiB: 32, storageGiB: 0 },
+        health: { path: '/healthz', intervalMs: 200, timeoutMs: 200, failureThreshold: 2, startTimeoutMs: 10_000 },
+        placement: { regions: ['zone-c'] },
+      },
+    });
+    if (!deployed.ok) throw new Error(deployed.error.message);
+    const appId = deployed.result.appId;
+    const first = await waitFor(async () => {
+      const app = await appOf(appId);
+      return app.status === 'active' && app.replicas[0];
+    }, { timeoutMs: 60_000, what: 'the app active' });
+    const reported = () => [...reports.values()].flatMap((report) => report.replicas).find((replica) => replica.replicaId === first.replicaId);
+    const killAndWaitBack = async (restarts: number) => {
+      const pid = await waitFor(() => reported()?.state === 'healthy' && reported()?.restarts === restarts - 1 && reported()?.pid, { timeoutMs: 30_000, what: `the replica healthy after ${restarts - 1} restarts` });
+      process.kill(pid, 'SIGKILL');
+      await waitFor(() => (reported()?.restarts ?? 0) >= restarts, { timeoutMs: 30_000, what: `restart ${restarts} in place` });
+    };
+
+    await killAndWaitBack(1);
+    const inPlace = await waitFor(async () => (await incidentsAbout(first.replicaId))[0], { timeoutMs: 20_000, what: 'an incident about the replica' });
+    expect(inPlace).toMatchObject({ kind: 'replica-crash-loop', status: 'open' });
+    expect(inPlace.actions.map((action) => action.action)).toEqual(['restart-in-place']);
+
+    await killAndWaitBack(2);
+    await killAndWaitBack(3);
+    const escalated = await waitFor(async () => (await incidentsAbout(first.replicaId)).find((incident) => incident.status === 'escalated'), {
+      timeoutMs: 30_000,
+      what: 'the incident to escalate',
+    });
+    expect(escalated.actions.map((action) => action.action)).toEqual(['restart-in-place', 'restart-in-place', 'restart-in-place', 'retire']);
+    const replaced = await waitFor(async () => {
+      const app = await appOf(appId);
+      return app.healthyReplicas === 1 && app.replicas[0]!.replicaId !== first.replicaId && app;
+    }, { timeoutMs: 30_000, what: 'a replacement replica' });
+    expect(replaced.status).toBe('active');
   });
 });
