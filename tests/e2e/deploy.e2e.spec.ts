@@ -135,6 +135,17 @@ describe('deploy and pay (real services, agents and processes)', () => {
       .filter((name) => money.includes(name));
   }
 
+  /**
+   * Waits for a reservation's history to be `expected`, then checks it stays so: reading the whole log
+   * lags a moment behind writers in flight elsewhere in the database.
+   */
+  async function historyBecomes(reservationId: string, expected: string[]): Promise<void> {
+    await waitFor(async () => JSON.stringify(await reservationHistory(reservationId)) === JSON.stringify(expected), {
+      timeoutMs: 10_000,
+      what: `reservation ${reservationId} to read ${expected.join(', ')}`,
+    }).catch(async () => expect(await reservationHistory(reservationId)).toEqual(expected));
+  }
+
   /** Replicas of an app that some node still runs. */
   const running = (appId: string) =>
     [...reports.values()].flatMap((report) => report.replicas).filter((replica) => replica.appId === appId && !['stopped', 'failed'].includes(replica.state));
@@ -245,10 +256,9 @@ describe('deploy and pay (real services, agents and processes)', () => {
     expect(deployed.status).toBe(202);
     const app = await settled(deployed.body.appId as string);
     expect(app).toMatchObject({ status: 'failed', lastFailure: { code: 'UNHEALTHY' } });
-    expect(await reservationHistory(deployed.body.rolloutId as string)).toEqual(['credits-reserved', 'credits-converted', 'reservation-released']);
+    await historyBecomes(deployed.body.rolloutId as string, ['credits-reserved', 'credits-converted', 'reservation-released']);
     await waitFor(() => running(app.appId).length === 0, { timeoutMs: 20_000, what: 'the sick replicas to stop' });
-    const totals = await balances();
-    expect(totals.get('tenant:acme:reserved')?.isZero() ?? true).toBe(true);
+    await waitFor(async () => (await balances()).get('tenant:acme:reserved')?.isZero() ?? true, { timeoutMs: 10_000, what: 'nothing reserved' });
   });
 
   it('a rolling update to a version that never becomes healthy returns to the old version, refunded once', async () => {
@@ -263,7 +273,7 @@ describe('deploy and pay (real services, agents and processes)', () => {
       { timeoutMs: 30_000, what: 'three healthy replicas of 1.0.0' },
     );
     expect(app).toMatchObject({ status: 'active', version: '1.0.0', lastFailure: { code: 'UNHEALTHY' } });
-    expect(await reservationHistory(update.body.rolloutId as string)).toEqual(['credits-reserved', 'credits-converted', 'reservation-released']);
+    await historyBecomes(update.body.rolloutId as string, ['credits-reserved', 'credits-converted', 'reservation-released']);
     expect((await viaIngress('/apps/acme/hello/')).status).toBe(200);
     await waitFor(() => running(helloId).every((replica) => replica.version === '1.0.0'), { timeoutMs: 20_000, what: 'the 2.0.0 replicas to stop' });
   });
@@ -290,7 +300,7 @@ describe('deploy and pay (real services, agents and processes)', () => {
       await start(victim);
       const app = await settled(deployed.body.appId as string);
       expect(app.status).toBe('active');
-      expect(await reservationHistory(deployed.body.rolloutId as string)).toEqual(['credits-reserved', 'credits-converted', 'reservation-captured']);
+      await historyBecomes(deployed.body.rolloutId as string, ['credits-reserved', 'credits-converted', 'reservation-captured']);
       await balances();
     });
   }

@@ -213,7 +213,8 @@ describe('healing service - alerts', () => {
   it('POSTs the tenant’s incidents signed with its secret, retrying with backoff, and records the deliveries', async () => {
     const secret = 'a-secret-of-the-tenant';
     expect(await grid.send(SetWebhook, { tenant: 'acme', url, secret })).toMatchObject({ ok: true });
-    const webhook = (await grid.webhookEvents('acme'))[0]!;
+    // Reading the whole log lags a moment behind writers in flight elsewhere in the database: wait for it.
+    const webhook = await waitFor(async () => (await grid.webhookEvents('acme'))[0], { what: 'the webhook in the log' });
     expect(webhook.data.sealedSecret).not.toContain(secret);
     const appId = newAppId();
     const rolloutId = randomUUID();

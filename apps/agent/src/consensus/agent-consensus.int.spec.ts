@@ -65,7 +65,7 @@ describe('agents in consensus rounds', () => {
   };
   const aliveNodes = async () => (await ok(client.send(QueryNodes, { status: 'alive' }))).nodes.map((node) => node.nodeId);
   const livenessRound = (subject: string): Promise<OpenedRound> =>
-    ok(client.send(OpenRound, { topic: 'node-liveness', question: `Is node ${subject} down?`, subject, options: ['up', 'down'], commitMs: 900, revealMs: 600, requestedBy: 'test' }));
+    ok(client.send(OpenRound, { topic: 'node-liveness', question: `Is node ${subject} down?`, subject, options: ['up', 'down'], commitMs: 2500, revealMs: 1500, requestedBy: 'test' }));
   const closed = (roundId: string) =>
     waitFor(
       async () => {
