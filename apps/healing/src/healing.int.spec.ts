@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { GetIncident, type IncidentView, ListIncidents, SetWebhook } from '@mycelium/contracts';
+import { GetIncident, type IncidentView, ListIncidents, ReplicaCircuitOpened, SetWebhook } from '@mycelium/contracts';
 import { waitFor } from '@mycelium/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signBody } from './alerts/webhook-delivery.js';
@@ -150,6 +150,35 @@ describe('healing service - a crash loop', () => {
       return result.incidents.length === 1;
     }, { what: 'the marker incident' });
     expect(await incident(grid, incidentIdFor(replicaId, 2))).toBeUndefined();
+  });
+});
+
+describe('healing service - the ingress gives up on a replica', () => {
+  let grid: HealingFixture;
+
+  beforeAll(async () => {
+    grid = await openHealingFixture({ crashLoopCap: 1 });
+    await grid.start();
+  });
+  afterAll(() => grid?.dispose());
+
+  it('records each breaker trip the gateway reports, and retires the replica past the cap', async () => {
+    const appId = newAppId();
+    const replicaId = `${appId}-b`;
+    const nodeId = newNodeId();
+    for (let trip = 0; trip < 2; trip += 1) {
+      await grid.db.store.append(`gateway/ingress/${appId}`, [
+        {
+          type: ReplicaCircuitOpened.type,
+          data: { appId, tenant: 'acme', replicaId, nodeId, address: '127.0.0.1:9999', reason: 'connection refused', at: new Date().toISOString() },
+          metadata: { tenant: 'acme' },
+        },
+      ]);
+    }
+    const view = await closed(grid, incidentIdFor(replicaId, 1));
+    expect(view).toMatchObject({ status: 'escalated', kind: 'replica-unreachable', tenant: 'acme', appId, evidence: { nodeId, reason: 'connection refused' } });
+    expect(view.actions.map((entry) => entry.action)).toEqual(['divert', 'divert', 'retire']);
+    expect(grid.retirements).toEqual([{ appId, replicaId, reason: expect.any(String), incidentId: incidentIdFor(replicaId, 1) }]);
   });
 });
 

@@ -9,10 +9,10 @@ import { IsTenant } from '../tenancy.js';
 
 export const INCIDENT_ID = /^inc_[0-9a-f]{20}$/;
 
-export const INCIDENT_KINDS = ['node-suspected', 'node-down', 'replica-crash-loop', 'rollout-failed'] as const;
+export const INCIDENT_KINDS = ['node-suspected', 'node-down', 'replica-crash-loop', 'replica-unreachable', 'rollout-failed'] as const;
 export type IncidentKind = (typeof INCIDENT_KINDS)[number];
 
-export const INCIDENT_ACTIONS = ['confirm-down', 'evacuate', 'quarantine', 'restart-in-place', 'retire', 'rollback'] as const;
+export const INCIDENT_ACTIONS = ['confirm-down', 'evacuate', 'quarantine', 'restart-in-place', 'divert', 'retire', 'rollback'] as const;
 export type IncidentAction = (typeof INCIDENT_ACTIONS)[number];
 
 /** Facts that arrive while an incident is open and move it on. */

@@ -191,7 +191,8 @@ describe('ingress proxy', () => {
     });
 
     it('lets one trial through after the cool-down and closes the breaker when the replica is back', async () => {
-      const quick = new IngressProxy({ source, breaker: { failureThreshold: 2, coolDownMs: 200 } });
+      const opened: string[] = [];
+      const quick = new IngressProxy({ source, breaker: { failureThreshold: 2, coolDownMs: 200 }, onCircuitOpened: ({ route, replica }) => opened.push(`${route.name}/${replica.replicaId}`) });
       proxies.push(quick);
       const quickPort = await quick.listen(0);
       const steady = await replica('steady');
@@ -199,6 +200,8 @@ describe('ingress proxy', () => {
       source.set([...source.routes(), routeTo('flaky', [steady, { id: 'flaky', address: `127.0.0.1:${flakyPort}` }])]);
       const flaky = () => quick.inspect('acme', 'flaky')!.find((report) => report.replicaId === 'flaky')!;
       await waitFor(async () => (await send(quickPort, '/apps/acme/flaky/')).status === 200 && flaky().breaker === 'open', { what: 'the breaker to open' });
+      // The trip is told once, so the grid can record it.
+      expect(opened).toEqual(['flaky/flaky']);
       await replica('flaky', { port: flakyPort });
       await waitFor(async () => (await send(quickPort, '/apps/acme/flaky/')).headers['x-mycelium-replica'] === 'flaky', { what: 'the recovered replica to get traffic' });
       expect(flaky().breaker).toBe('closed');

@@ -2,6 +2,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { type Duplex, Readable } from 'node:stream';
 import { Agent, type Dispatcher } from 'undici';
+import type { AppRoute, RouteReplica } from '@mycelium/contracts';
 import type { Logger } from '@mycelium/telemetry';
 import { type BreakerOptions, DEFAULT_BREAKER } from './circuit-breaker.js';
 import { IngressMetrics, NO_APP } from './ingress.metrics.js';
@@ -18,6 +19,8 @@ export interface IngressProxyOptions {
   upstreamTimeoutMs?: number;
   /** Request bodies up to this size are kept while they stream, so an idempotent request can be retried; default 64 KiB. */
   retryBodyLimit?: number;
+  /** Told when a replica's breaker opens: the grid records it as a fact (healing watches it). */
+  onCircuitOpened?: (opened: { route: AppRoute; replica: RouteReplica; reason: string }) => void;
   /** A monotonic clock in milliseconds; default performance.now. */
   now?: () => number;
   random?: () => number;
@@ -347,6 +350,7 @@ export class IngressProxy {
   replicaFailed(app: AppEntry, replica: ReplicaState, reason: string): void {
     if (!replica.failed(this.#now())) return;
     this.metrics.breakersOpened.inc({ app: app.label });
+    this.#options.onCircuitOpened?.({ route: app.route, replica: replica.replica, reason });
     this.#options.logger?.warn(
       { app: app.label, replicaId: replica.replica.replicaId, address: replica.replica.address, reason, coolDownMs: replica.breaker.options.coolDownMs },
       'replica failed too often in a row: its circuit breaker is open, traffic goes to the other replicas',

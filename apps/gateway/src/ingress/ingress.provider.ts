@@ -1,12 +1,16 @@
 import { type BeforeApplicationShutdown, Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { COMMAND_CLIENT, type CommandClient, NATS_CONNECTION, SERVICE_LOGGER, SERVICE_METRICS, TOPOLOGY, type Topology } from '@mycelium/messaging';
+import { type AppRoute, ReplicaCircuitOpened, type RouteReplica } from '@mycelium/contracts';
+import type { EventStore } from '@mycelium/eventstore';
+import { COMMAND_CLIENT, type CommandClient, EVENT_STORE, NATS_CONNECTION, SERVICE_LOGGER, SERVICE_METRICS, TOPOLOGY, type Topology } from '@mycelium/messaging';
 import type { Logger, ServiceMetrics } from '@mycelium/telemetry';
 import { DeploymentRouteSource } from './deployment-route-source.js';
 import { IngressProxy } from './ingress-proxy.js';
 import { IngressMetrics } from './ingress.metrics.js';
 
 export const DEFAULT_INGRESS_PORT = 8081;
+/** A replica's breaker trips are recorded at most this often. */
+const CIRCUIT_RECORD_EVERY_MS = 60_000;
 
 export interface IngressSettings {
   port: number;
@@ -33,6 +37,7 @@ export function ingressSettings(env: NodeJS.ProcessEnv = process.env): IngressSe
 export class Ingress implements OnApplicationBootstrap, BeforeApplicationShutdown {
   #proxy: IngressProxy | undefined;
   #source: DeploymentRouteSource | undefined;
+  readonly #recorded = new Map<string, number>();
 
   constructor(
     @Inject(COMMAND_CLIENT) private readonly client: CommandClient,
@@ -40,6 +45,7 @@ export class Ingress implements OnApplicationBootstrap, BeforeApplicationShutdow
     @Inject(TOPOLOGY) private readonly topology: Topology,
     @Inject(SERVICE_LOGGER) private readonly logger: Logger,
     @Inject(SERVICE_METRICS) private readonly metrics: ServiceMetrics,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {}
 
   /** The port the ingress listens on, once started. */
@@ -56,7 +62,12 @@ export class Ingress implements OnApplicationBootstrap, BeforeApplicationShutdow
     const logger = this.logger.child({ component: 'ingress' });
     const source = new DeploymentRouteSource({ client: this.client, nc: this.nc, topology: this.topology, logger });
     await source.start();
-    const proxy = new IngressProxy({ source, logger, metrics: new IngressMetrics(this.metrics.registry) });
+    const proxy = new IngressProxy({
+      source,
+      logger,
+      metrics: new IngressMetrics(this.metrics.registry),
+      onCircuitOpened: ({ route, replica, reason }) => void this.#recordCircuitOpened(route, replica, reason, logger),
+    });
     try {
       await proxy.listen(settings.port, settings.host);
     } catch (error) {
@@ -75,6 +86,26 @@ export class Ingress implements OnApplicationBootstrap, BeforeApplicationShutdow
     this.#source = source;
     this.#proxy = proxy;
     logger.info({ host: settings.host, port: proxy.port, routes: source.routes().length }, 'ingress listening');
+  }
+
+  /**
+   * Records the trip as a fact of the app's ingress stream, at most once a minute per replica: a
+   * replica that keeps failing must not flood the log, and one trip a minute is all healing needs.
+   */
+  async #recordCircuitOpened(route: AppRoute, replica: RouteReplica, reason: string, logger: Logger): Promise<void> {
+    const now = Date.now();
+    if (now - (this.#recorded.get(replica.replicaId) ?? 0) < CIRCUIT_RECORD_EVERY_MS) return;
+    this.#recorded.set(replica.replicaId, now);
+    if (this.#recorded.size > 10_000) this.#recorded.clear();
+    await this.store
+      .append(`gateway/ingress/${route.appId}`, [
+        {
+          type: ReplicaCircuitOpened.type,
+          data: { appId: route.appId, tenant: route.tenant, replicaId: replica.replicaId, nodeId: replica.nodeId, address: replica.address, reason: reason.slice(0, 500), at: new Date(now).toISOString() },
+          metadata: { tenant: route.tenant },
+        },
+      ])
+      .catch((error: unknown) => logger.warn({ err: error, replicaId: replica.replicaId }, 'could not record a circuit breaker trip'));
   }
 
   async beforeApplicationShutdown(): Promise<void> {

@@ -1,6 +1,8 @@
 import { Controller, Inject } from '@nestjs/common';
 import { Ctx, Payload } from '@nestjs/microservices';
 import {
+  ReplicaCircuitOpened,
+  type ReplicaCircuitOpenedV1,
   AppReplicaFailed,
   type AppReplicaFailedV1,
   AppReplicaHealthy,
@@ -90,6 +92,30 @@ export class FactHandlers {
     // A round someone else asked for about a node healing suspects answers its question too.
     const { open } = await this.incidents.episodes(round.subject, ctx.tx);
     if (open) await this.incidents.execute(open.incidentId, command, ctx.tx, ctx.eventMetadata);
+  }
+
+  @OnEvent(ReplicaCircuitOpened, { durable: 'healing-circuit-facts' })
+  async circuitOpened(@Payload() fact: ReplicaCircuitOpenedV1, @Ctx() ctx: EventContext): Promise<void> {
+    const { history, nextId, open } = await this.incidents.episodes(fact.replicaId, ctx.tx);
+    if (!open && history.at(-1)?.state.retired) return;
+    const incidentId = open?.incidentId ?? nextId;
+    await this.incidents.execute(
+      incidentId,
+      {
+        type: 'RecordCircuitOpened',
+        incidentId,
+        appId: fact.appId,
+        replicaId: fact.replicaId,
+        nodeId: fact.nodeId,
+        address: fact.address,
+        reason: fact.reason,
+        tenant: fact.tenant,
+        at: fact.at,
+        policy: { cap: this.config.crashLoopCap, windowMs: this.config.crashLoopWindowMs },
+      },
+      ctx.tx,
+      ctx.eventMetadata,
+    );
   }
 
   @OnEvents('evt.deployment.app.>', { durable: 'healing-app-facts' })

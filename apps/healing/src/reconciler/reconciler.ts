@@ -29,6 +29,7 @@ export class Reconciler implements OnApplicationBootstrap, OnModuleDestroy {
   #timer: NodeJS.Timeout | undefined;
   #leaseTimer: NodeJS.Timeout | undefined;
   readonly #busy = new Set<string>();
+  readonly #delivered = new Set<string>();
   /** A step that failed for a passing reason is retried, not before this time. */
   readonly #notBefore = new Map<string, number>();
   #unsubscribe: (() => void) | undefined;
@@ -94,9 +95,21 @@ export class Reconciler implements OnApplicationBootstrap, OnModuleDestroy {
     if (this.#stopped || !this.leading) return;
     void this.incidents.ready.then(() => {
       for (const incident of this.incidents.open()) this.#run(`incident:${incident.incidentId}`, () => this.#step(incident));
+      // The webhooks' view follows the log and may still list an alert just delivered: remember the
+      // delivered ones until the view catches up, so none is sent twice.
+      const pending = new Set<string>();
       for (const webhook of this.incidents.webhooks()) {
-        for (const alert of webhook.pending) this.#run(`alert:${alert.alertId}`, () => this.#deliver(webhook, alert));
+        for (const alert of webhook.pending) {
+          const key = `alert:${alert.alertId}`;
+          pending.add(key);
+          if (this.#delivered.has(key)) continue;
+          this.#run(key, async () => {
+            await this.#deliver(webhook, alert);
+            this.#delivered.add(key);
+          });
+        }
       }
+      for (const key of this.#delivered) if (!pending.has(key)) this.#delivered.delete(key);
     });
   }
 

@@ -32,6 +32,18 @@ export type IncidentCommand =
       policy: { cap: number; windowMs: number };
     }
   | {
+      type: 'RecordCircuitOpened';
+      incidentId: string;
+      appId: string;
+      replicaId: string;
+      nodeId: string;
+      address: string;
+      reason: string;
+      tenant?: string;
+      at: string;
+      policy: { cap: number; windowMs: number };
+    }
+  | {
       type: 'RecordRolloutFailed';
       incidentId: string;
       appId: string;
@@ -112,18 +124,24 @@ export function decideIncident(command: IncidentCommand, state: IncidentState): 
       const { type: _type, ...detail } = command;
       return settle(state, [observed(id, 'replica-healthy', detail, command.at)], command.at);
     }
-    case 'RecordReplicaRestarted': {
+    case 'RecordReplicaRestarted':
+    case 'RecordCircuitOpened': {
       if (state.status === 'resolved' || state.status === 'escalated') return [];
+      // A replica that keeps crashing on its node, or that the ingress keeps giving up on: both are
+      // left to recover in place, and retired past the cap.
+      const restarted = command.type === 'RecordReplicaRestarted';
       const events: IncidentEvent[] = [];
       if (state.status === 'none') {
         events.push(
           opened({
             incidentId: command.incidentId,
-            kind: 'replica-crash-loop',
+            kind: restarted ? 'replica-crash-loop' : 'replica-unreachable',
             subject: command.replicaId,
             ...(command.tenant ? { tenant: command.tenant } : {}),
             appId: command.appId,
-            evidence: { nodeId: command.nodeId, restarts: command.restarts, ...(command.message ? { message: command.message } : {}) },
+            evidence: restarted
+              ? { nodeId: command.nodeId, restarts: command.restarts, ...(command.message ? { message: command.message } : {}) }
+              : { nodeId: command.nodeId, address: command.address, reason: command.reason },
             at: command.at,
           }),
         );
@@ -133,15 +151,25 @@ export function decideIncident(command: IncidentCommand, state: IncidentState): 
       const capReached = !state.retireWanted && recent > command.policy.cap;
       const incidentId = state.status === 'none' ? command.incidentId : id;
       events.push(
-        acted(
-          incidentId,
-          'restart-in-place',
-          command.replicaId,
-          `node ${command.nodeId} restarted it in place after a crash (restart ${command.restarts}, ${recent} within ${minutes(command.policy.windowMs)}), with backoff${command.message ? `: ${command.message}` : ''}`,
-          'observed',
-          command.at,
-          { nodeId: command.nodeId, restarts: command.restarts, withinWindow: recent, ...(capReached ? { capReached: true } : {}) },
-        ),
+        restarted
+          ? acted(
+              incidentId,
+              'restart-in-place',
+              command.replicaId,
+              `node ${command.nodeId} restarted it in place after a crash (restart ${command.restarts}, ${recent} within ${minutes(command.policy.windowMs)}), with backoff${command.message ? `: ${command.message}` : ''}`,
+              'observed',
+              command.at,
+              { nodeId: command.nodeId, restarts: command.restarts, withinWindow: recent, ...(capReached ? { capReached: true } : {}) },
+            )
+          : acted(
+              incidentId,
+              'divert',
+              command.replicaId,
+              `the ingress opened its circuit breaker (${command.reason}) and sends its traffic to the other replicas (${recent} within ${minutes(command.policy.windowMs)})`,
+              'observed',
+              command.at,
+              { nodeId: command.nodeId, address: command.address, withinWindow: recent, ...(capReached ? { capReached: true } : {}) },
+            ),
       );
       return events;
     }

@@ -215,6 +215,35 @@ describe('when a replica keeps crashing', () => {
   });
 });
 
+describe('when the ingress keeps giving up on a replica', () => {
+  const tripped = (seconds: number): IncidentCommand => ({
+    type: 'RecordCircuitOpened',
+    incidentId: incidentIdFor('app_1-r2', 1),
+    appId: 'app_1',
+    replicaId: 'app_1-r2',
+    nodeId: NODE,
+    address: '127.0.0.1:9000',
+    reason: 'connection refused',
+    tenant: 'acme',
+    at: at(seconds),
+    policy,
+  });
+
+  it('opens an incident that records the traffic diverted, and resolves it once the trips stop', () => {
+    const first = given().when(tripped(1));
+    expect(first.names).toEqual(['incident-opened', 'incident-action-taken']);
+    expect(first.after).toMatchObject({ kind: 'replica-unreachable', subject: 'app_1-r2', tenant: 'acme', actions: [{ action: 'divert', mode: 'observed' }] });
+    expect(plan(first.after, 60).kind).toBe('wait');
+    expect(plan(first.after, 700)).toMatchObject({ kind: 'resolve', how: expect.stringMatching(/diverting its traffic/) });
+  });
+
+  it('retires the replica once it trips more often than the cap within the window', () => {
+    const state = given(tripped(1), tripped(2)).when(tripped(3)).after;
+    expect(state.actions.at(-1)?.detail).toMatchObject({ capReached: true });
+    expect(plan(state)).toEqual({ kind: 'retire', appId: 'app_1', replicaId: 'app_1-r2' });
+  });
+});
+
 describe('when a rollout fails', () => {
   const failed = (rolledBackTo?: string): IncidentCommand => ({
     type: 'RecordRolloutFailed',

@@ -154,6 +154,7 @@ export function evolveIncident(state: IncidentState, event: IncidentEvent): Inci
           return { ...next, evacuatedAt: record.at, lost: replicas.reduce((lost, replica) => add(lost, replica.appId, replica.replicaId), next.lost) };
         }
         case 'restart-in-place':
+        case 'divert':
           return { ...next, restartsAt: [...state.restartsAt, record.at], retireWanted: state.retireWanted || detail.capReached === true };
         case 'retire':
           return { ...next, retired: true };

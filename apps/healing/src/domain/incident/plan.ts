@@ -37,11 +37,19 @@ export function planIncident(state: IncidentState, now: Date, policy: PlanPolicy
       if (state.roundOutcome === 'down' && state.evacuatedAt === undefined) return { kind: 'evacuate', nodeId };
       return { kind: 'wait' };
     }
-    case 'replica-crash-loop': {
+    case 'replica-crash-loop':
+    case 'replica-unreachable': {
       if (state.retireWanted && !state.retired) return { kind: 'retire', appId: state.appId!, replicaId: state.subject };
       const last = state.restartsAt.at(-1);
       if (last !== undefined && now.getTime() - Date.parse(last) > policy.crashWindowMs) {
-        return { kind: 'resolve', how: `no crash since restart ${state.restartsAt.length} for ${Math.round(policy.crashWindowMs / 1000)} s: restarting in place fixed it` };
+        const quiet = Math.round(policy.crashWindowMs / 1000);
+        return {
+          kind: 'resolve',
+          how:
+            state.kind === 'replica-crash-loop'
+              ? `no crash since restart ${state.restartsAt.length} for ${quiet} s: restarting in place fixed it`
+              : `the ingress has not given up on it again for ${quiet} s: diverting its traffic while it recovered was enough`,
+        };
       }
       return { kind: 'wait' };
     }
