@@ -64,8 +64,9 @@ describe('self-healing (real services, agents and processes)', () => {
     MYCELIUM_PRICE_SOURCES: 'fixed:0.01',
     MYCELIUM_INGRESS_PORT: String(ingressPort),
     MYCELIUM_SAGA_RESEND_MS: '1000',
-    MYCELIUM_HEALING_ROUND_COMMIT_MS: '400',
-    MYCELIUM_HEALING_ROUND_REVEAL_MS: '400',
+    // Wide enough for a busy machine: a round whose votes come late is inconclusive, and evicts nothing.
+    MYCELIUM_HEALING_ROUND_COMMIT_MS: '1500',
+    MYCELIUM_HEALING_ROUND_REVEAL_MS: '1000',
     MYCELIUM_HEALING_CRASH_LOOP_CAP: '2',
     PORT: '0',
   });
@@ -187,9 +188,10 @@ describe('self-healing (real services, agents and processes)', () => {
     for (const pid of pids) process.kill(pid, 'SIGKILL');
 
     const incident = await waitFor(
-      async () => (await incidentsAbout(victim)).find((found) => found.status === 'resolved'),
-      { timeoutMs: 60_000, what: 'the incident about the killed node to resolve' },
+      async () => (await incidentsAbout(victim)).find((found) => found.status !== 'open'),
+      { timeoutMs: 60_000, what: 'the incident about the killed node to end' },
     );
+    expect(incident, JSON.stringify(incident, null, 2)).toMatchObject({ status: 'resolved' });
     stop = true;
     await traffic;
     const actions = incident.actions.map((action) => action.action);

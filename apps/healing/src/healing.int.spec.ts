@@ -76,11 +76,20 @@ describe('healing service - a suspected node', () => {
     expect(grid.evacuations.filter((request) => request.nodeId === nodeId)).toEqual([]);
   });
 
-  it('escalates an inconclusive round without evicting', async () => {
+  it('asks again after an inconclusive round, and escalates after three, without evicting', async () => {
     const nodeId = newNodeId();
-    const { incidentId, round } = await suspectedWithRound(grid, nodeId);
-    await grid.closeRound(round, 'inconclusive');
-    expect(await closed(grid, incidentId)).toMatchObject({ status: 'escalated', outcome: expect.stringMatching(/inconclusive/) });
+    const { incidentId } = await suspectedWithRound(grid, nodeId);
+    for (let asked = 1; asked <= 3; asked += 1) {
+      const roundId = await waitFor(
+        async () => {
+          const requests = (await incident(grid, incidentId))?.actions.filter((entry) => entry.action === 'confirm-down') ?? [];
+          return requests.length === asked && (requests.at(-1)!.detail!.roundId as string);
+        },
+        { what: `round ${asked} requested` },
+      );
+      await grid.closeRound({ roundId, subject: nodeId, requestedBy: incidentId }, 'inconclusive');
+    }
+    expect(await closed(grid, incidentId)).toMatchObject({ status: 'escalated', outcome: expect.stringMatching(/3 inconclusive rounds/) });
     expect(grid.evacuations.filter((request) => request.nodeId === nodeId)).toEqual([]);
   });
 

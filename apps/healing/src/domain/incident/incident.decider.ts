@@ -62,6 +62,9 @@ export type IncidentCommand =
   | { type: 'Resolve'; how: string; at: string }
   | { type: 'Escalate'; why: string; at: string };
 
+/** Rounds asked about one suspected node before an incident escalates for want of an outcome. */
+export const MAX_ROUNDS = 3;
+
 const opened = (data: IncidentEvent['data'] & object): IncidentEvent => ({ type: IncidentOpened.type, data }) as IncidentEvent;
 const observed = (incidentId: string, fact: string, detail: Record<string, unknown>, at: string): IncidentEvent =>
   ({ type: IncidentObserved.type, data: { incidentId, fact, detail, at } }) as IncidentEvent;
@@ -96,9 +99,16 @@ export function decideIncident(command: IncidentCommand, state: IncidentState): 
       return [observed(id, 'node-declared-down', {}, command.at)];
     case 'RecordRoundClosed': {
       if (state.status !== 'open' || !isNode(state) || state.roundOutcome !== undefined) return [];
+      // Only the round asked last counts: an earlier, inconclusive one may still close late.
+      if (state.round?.roundId !== undefined && command.roundId !== state.round.roundId) return [];
       const events = [observed(id, 'round-closed', { roundId: command.roundId, outcome: command.outcome, tally: command.tally }, command.at)];
+      const asked = state.actions.filter((action) => action.action === 'confirm-down').length;
       if (command.outcome === 'up') events.push(resolved(id, 'false alarm: peers reach the node; nothing was evicted', command.at));
-      else if (command.outcome === 'inconclusive') events.push(escalated(id, 'the peers could not agree whether the node is down (inconclusive round); nothing was evicted', command.at));
+      else if (command.outcome === 'inconclusive' && asked < MAX_ROUNDS) {
+        // Votes may have come late on busy nodes: the peers are asked again (the round is cleared).
+      } else if (command.outcome === 'inconclusive') {
+        events.push(escalated(id, `the peers could not agree whether the node is down (${asked} inconclusive rounds); nothing was evicted`, command.at));
+      }
       else if (command.outcome !== 'down') events.push(escalated(id, `the round answered "${command.outcome}", which is not a liveness outcome; nothing was evicted`, command.at));
       return events;
     }

@@ -87,11 +87,19 @@ describe('when the round closes', () => {
     expect(plan(after)).toEqual({ kind: 'wait' });
   });
 
-  it('"inconclusive" escalates it, evicting nothing', () => {
-    const { names, after } = given(suspected, roundRequested).when({ ...down, outcome: 'inconclusive' } as IncidentCommand);
-    expect(names).toEqual(['incident-observed', 'incident-escalated']);
-    expect(after.status).toBe('escalated');
-    expect(after.actions.map((action) => action.action)).toEqual(['confirm-down']);
+  it('"inconclusive" asks the peers again, up to three rounds, then escalates, evicting nothing', () => {
+    const inconclusive = (n: number) => ({ ...down, roundId: `r-${n}`, outcome: 'inconclusive', at: at(2 * n) }) as IncidentCommand;
+    const requested = (n: number): IncidentCommand => ({ type: 'RecordRoundRequested', roundId: `r-${n}`, deadline: at(10 * n), at: at(2 * n - 1) });
+    const first = given(suspected, requested(1)).when(inconclusive(1));
+    expect(first.names).toEqual(['incident-observed']);
+    expect(first.after.status).toBe('open');
+    expect(plan(first.after)).toEqual({ kind: 'open-round', nodeId: NODE });
+    // A late outcome of a round asked before is not the word on the current one.
+    expect(given(suspected, requested(1), inconclusive(1), requested(2)).when(inconclusive(1)).events).toEqual([]);
+    const last = given(suspected, requested(1), inconclusive(1), requested(2), inconclusive(2), requested(3)).when(inconclusive(3));
+    expect(last.names).toEqual(['incident-observed', 'incident-escalated']);
+    expect(last.after.status).toBe('escalated');
+    expect(last.after.actions.map((action) => action.action)).toEqual(['confirm-down', 'confirm-down', 'confirm-down']);
   });
 
   it('"down" plans the evacuation, once; a second outcome changes nothing', () => {

@@ -127,6 +127,8 @@ export function evolveIncident(state: IncidentState, event: IncidentEvent): Inci
       const { fact, detail, at } = event.data;
       switch (fact) {
         case 'round-closed':
+          // An inconclusive round that is not the last word clears the way for another.
+          if (detail.outcome === 'inconclusive' && state.status === 'open') return { ...state, timeline, round: undefined };
           return { ...state, timeline, roundOutcome: String(detail.outcome) };
         case 'node-recovered':
           return { ...state, timeline, recoveredAt: at };
