@@ -1,7 +1,12 @@
 import { randomInt } from 'node:crypto';
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { NodeCapabilitiesV1 } from '@mycelium/contracts';
-import { GridLink, VirtualNode } from '@mycelium/node-client';
+import { ConsensusSubjects, type RoundInvitation } from '@mycelium/contracts/consensus';
+import { type StartReplica, type StopReplica, WorkloadSubjects } from '@mycelium/contracts/workloads';
+import { GridLink, newNodeIdentity, VirtualNode } from '@mycelium/node-client';
+import type { ReplicaEndpoint } from './replica-endpoint.js';
+import { VirtualVoter } from './virtual-voter.js';
+import { VirtualWorkloads } from './virtual-workloads.js';
 
 export type FaultKind = 'kill' | 'pause' | 'flap' | 'forge';
 
@@ -14,10 +19,20 @@ export interface SimulatorOptions {
   regions?: string[];
   /** Joins in flight at once. */
   concurrency?: number;
+  /**
+   * With an endpoint, every virtual node also acts as an agent beyond heartbeats: it runs
+   * replicas (reported healthy at the endpoint's address), reports them every `reportMs`, serves
+   * its gossip address there, and answers consensus rounds. Without one, nodes only join and beat.
+   */
+  endpoint?: ReplicaEndpoint;
+  /** How often a node with an endpoint reports its workloads; default 2000 ms. */
+  reportMs?: number;
 }
 
 interface Simulated {
   node: VirtualNode;
+  workloads?: VirtualWorkloads;
+  voter?: VirtualVoter;
   state: 'joining' | 'running' | 'killed' | 'paused' | 'flapping' | 'forging' | 'failed' | 'stopped';
   /** Timers that would start its heartbeats later: cleared when the simulation stops. */
   startTimer?: NodeJS.Timeout;
@@ -35,7 +50,12 @@ export interface SimulatorStats {
 /** Many virtual nodes sharing one NATS connection, each with its own key and heartbeat timer. */
 export class Simulator {
   readonly #nodes: Simulated[] = [];
+  readonly #byId = new Map<string, Simulated>();
   readonly #link: GridLink;
+  #subscriptions: Subscription[] | undefined;
+  #heartbeatMs: number | undefined;
+  /** One probe of a foreign suspect per round, shared by every virtual voter. */
+  readonly #probes = new Map<string, Promise<string>>();
 
   constructor(private readonly options: SimulatorOptions) {
     this.#link = new GridLink(options.nc, options.subject ?? ((subject) => subject));
@@ -58,7 +78,10 @@ export class Simulator {
   /** Joins `count` new nodes; resolves when every join was answered. */
   async join(count: number): Promise<{ joined: number; failed: number; ms: number; errors: string[] }> {
     const started = performance.now();
+    const endpoint = this.options.endpoint;
+    if (endpoint) this.#listen();
     const pending = Array.from({ length: count }, (_, i) => {
+      const identity = newNodeIdentity();
       const simulated: Simulated = {
         node: new VirtualNode({
           link: this.#link,
@@ -66,10 +89,18 @@ export class Simulator {
           token: this.options.token,
           capabilities: this.#capabilities(this.#nodes.length + i),
           requestedTier: 'sclerotia',
+          identity,
+          ...(endpoint ? { gossipAddress: endpoint.gossipAddressOf(identity.nodeId) } : {}),
         }),
         state: 'joining',
       };
+      if (endpoint) {
+        const publish = (subject: string, body: string) => this.#publish(subject, body);
+        simulated.workloads = new VirtualWorkloads({ nodeId: identity.nodeId, publish, address: endpoint.address, reportMs: this.options.reportMs ?? 2000 });
+        simulated.voter = new VirtualVoter({ nodeId: identity.nodeId, signer: identity.signer, publish, judge: (invitation) => this.#judge(invitation) });
+      }
       this.#nodes.push(simulated);
+      this.#byId.set(identity.nodeId, simulated);
       return simulated;
     });
     const errors: string[] = [];
@@ -80,6 +111,9 @@ export class Simulator {
         try {
           await simulated.node.join();
           simulated.state = 'running';
+          simulated.workloads?.startReporting();
+          // Heartbeats already asked for: a node beats from its join, not once all the others joined.
+          if (this.#heartbeatMs !== undefined) simulated.node.startHeartbeats(this.#heartbeatMs);
         } catch (error) {
           simulated.state = 'failed';
           if (errors.length < 5) errors.push((error as Error).message);
@@ -91,8 +125,12 @@ export class Simulator {
     return { joined: count - failed, failed, ms: performance.now() - started, errors };
   }
 
-  /** Every running node heartbeats at `intervalMs`, their first beats spread over one interval. */
+  /**
+   * Every running node heartbeats at `intervalMs`, their first beats spread over one interval;
+   * nodes that join afterwards beat from their join on.
+   */
   startHeartbeats(intervalMs: number): void {
+    this.#heartbeatMs = intervalMs;
     for (const simulated of this.#nodes) {
       if (simulated.state !== 'running') continue;
       // A fault may land before the first beat: a killed or paused node stays quiet, a forger beats.
@@ -105,16 +143,17 @@ export class Simulator {
     }
   }
 
-  /** Applies a fault to `count` random running nodes; returns their ids. */
-  fault(kind: FaultKind, count: number, options: { pauseMs?: number; intervalMs?: number } = {}): string[] {
-    const running = this.#nodes.filter((simulated) => simulated.state === 'running');
+  /** Applies a fault to `count` random running nodes (only among `among`, when given); returns their ids. */
+  fault(kind: FaultKind, count: number, options: { pauseMs?: number; intervalMs?: number; among?: readonly string[] } = {}): string[] {
+    const among = options.among ? new Set(options.among) : undefined;
+    const running = this.#nodes.filter((simulated) => simulated.state === 'running' && (!among || among.has(simulated.node.nodeId)));
     const chosen: Simulated[] = [];
     while (chosen.length < count && running.length > 0) chosen.push(running.splice(randomInt(running.length), 1)[0]!);
     const intervalMs = options.intervalMs ?? 1000;
     for (const simulated of chosen) {
       switch (kind) {
         case 'kill':
-          simulated.node.kill();
+          this.#die(simulated);
           simulated.state = 'killed';
           break;
         case 'pause': {
@@ -179,6 +218,92 @@ export class Simulator {
       if (simulated.state !== 'failed' && simulated.state !== 'joining') simulated.state = 'stopped';
     }
     if (options.leave) await Promise.allSettled(joined.map((s) => s.node.leave('simulation over')));
-    for (const simulated of this.#nodes) simulated.node.close();
+    for (const simulated of this.#nodes) {
+      simulated.node.close();
+      simulated.workloads?.kill();
+      simulated.voter?.kill();
+    }
+    for (const subscription of this.#subscriptions ?? []) subscription.unsubscribe();
+  }
+
+  /** What the virtual nodes run now (nodes with an endpoint only). */
+  replicas(): { nodeId: string; replicaId: string; appId: string; state: string }[] {
+    return this.#nodes.flatMap((simulated) =>
+      (simulated.workloads?.replicas ?? []).map((replica) => ({ nodeId: simulated.node.nodeId, replicaId: replica.replicaId, appId: replica.appId, state: replica.state })),
+    );
+  }
+
+  /** The machine is gone: no heartbeats, replicas, reports, votes, nor gossip answers. */
+  #die(simulated: Simulated): void {
+    simulated.node.kill();
+    simulated.workloads?.kill();
+    simulated.voter?.kill();
+    this.options.endpoint?.silence(simulated.node.nodeId);
+  }
+
+  #publish(subject: string, body: string): void {
+    const mapped = (this.options.subject ?? ((s: string) => s))(subject);
+    try {
+      this.options.nc.publish(mapped, body);
+    } catch {
+      // the connection is closing: the simulation is over
+    }
+  }
+
+  /**
+   * One subscription per kind for all virtual nodes rather than three per node: the node is the
+   * subject's second token from the end but two (`agent.<id>.workloads.start`).
+   */
+  #listen(): void {
+    if (this.#subscriptions) return;
+    const map = this.options.subject ?? ((subject: string) => subject);
+    const route = (pattern: string, handle: (simulated: Simulated, body: unknown) => void) =>
+      this.options.nc.subscribe(map(pattern), {
+        callback: (error, msg) => {
+          if (error) return;
+          const tokens = msg.subject.split('.');
+          const simulated = this.#byId.get(tokens[tokens.length - 3] ?? '');
+          if (!simulated) return;
+          let body: unknown;
+          try {
+            body = msg.json();
+          } catch {
+            return;
+          }
+          handle(simulated, body);
+        },
+      });
+    this.#subscriptions = [
+      route(WorkloadSubjects.start('*'), (simulated, body) => void simulated.workloads?.start(body as StartReplica)),
+      route(WorkloadSubjects.stop('*'), (simulated, body) => simulated.workloads?.stop(body as StopReplica)),
+      route(ConsensusSubjects.invite('*'), (simulated, body) => void simulated.voter?.invited(body)),
+    ];
+  }
+
+  /**
+   * How a virtual node votes on a round. node-liveness about one of ours: the simulator knows
+   * whether that machine is gone (a paused node is up: it only went quiet to the control plane).
+   * About another node: one GET of its gossip address per round, as an agent probes it.
+   */
+  async #judge(invitation: RoundInvitation): Promise<string | undefined> {
+    if (invitation.topic !== 'node-liveness') return undefined;
+    const ours = this.#byId.get(invitation.subject);
+    if (ours) return ours.state === 'killed' || ours.state === 'stopped' ? 'down' : 'up';
+    const address = invitation.suspect?.gossipAddress;
+    if (!address) return undefined;
+    let probe = this.#probes.get(invitation.roundId);
+    if (!probe) {
+      const timeoutMs = Math.max(10, Math.min(1000, (Date.parse(invitation.commitDeadline) - Date.now()) / 2));
+      probe = fetch(address, { signal: AbortSignal.timeout(timeoutMs) }).then(
+        async (response) => {
+          await response.arrayBuffer();
+          return 'up';
+        },
+        () => 'down',
+      );
+      this.#probes.set(invitation.roundId, probe);
+      setTimeout(() => this.#probes.delete(invitation.roundId), Math.max(0, Date.parse(invitation.revealDeadline) - Date.now()) + 1000).unref();
+    }
+    return probe;
   }
 }
