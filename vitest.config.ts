@@ -52,8 +52,9 @@ export default defineConfig({
           globalSetup: ['libs/testing/src/global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 120_000,
-          // e2e files start whole process trees; two at a time is what two cores carry.
-          maxWorkers: 2,
+          // e2e files start whole grids of processes (six services, agents, replicas): one at a time,
+          // so none starves another of the two cores and its timings stay those of a quiet machine.
+          maxWorkers: 1,
         },
       },
     ],
