@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -173,7 +174,7 @@ interface Grid {
 
 /** A fresh schema and namespace for services run as processes with the e2e's short timings. */
 async function startGrid(label: string, env: NodeJS.ProcessEnv = {}): Promise<Grid> {
-  const stamp = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
+  const stamp = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   const home = mkdtempSync(join(tmpdir(), `bench-heal-${label}-`));
   const schema = `bench_heal_${label}_${stamp}`;
   const topology = new Topology(`benchheal${label}${stamp}`);

@@ -1,6 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import type { NodeTierName, NodeView } from '@mycelium/contracts';
 import { placeReplicas, UPTIME_FLOOR, type Placement, type PlacementConstraints, type PlacementRequest, type ReplicaResources } from '@mycelium/deployment';
+import { seededRandom as random } from '@mycelium/gateway';
 import { json, report } from './report.js';
 
 /**
@@ -63,18 +64,6 @@ const APP_SIZES: [ReplicaResources, number][] = [
   [{ cpu: 1, memoryMiB: 2048, storageGiB: 10 }, 15],
   [{ cpu: 2, memoryMiB: 4096, storageGiB: 20 }, 10],
 ];
-
-/** mulberry32: a small seeded generator, so the workload is the same on every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function pick<T>(next: () => number, weighted: readonly [T, number][]): T {
   const total = weighted.reduce((sum, [, weight]) => sum + weight, 0);

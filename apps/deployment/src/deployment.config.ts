@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadConfig } from '@mycelium/messaging';
-import { SecretBox } from './domain/secrets.js';
+import { SecretBox } from '@mycelium/identity';
 
 export const DEPLOYMENT_CONFIG = Symbol('DEPLOYMENT_CONFIG');
 
@@ -19,7 +19,7 @@ export interface DeploymentConfig {
  */
 export function deploymentConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DeploymentConfig {
   return {
-    secrets: new SecretBox(secretsKey(env)),
+    secrets: new SecretBox(secretsKey(env), 'MYCELIUM_SECRETS_KEY'),
     tickMs: Number(env.MYCELIUM_SAGA_TICK_MS || 500),
     resendMs: Number(env.MYCELIUM_SAGA_RESEND_MS || 3000),
   };

@@ -1,7 +1,7 @@
 export { DeploymentModule } from './deployment.module.js';
 export { deploymentService, deploymentServiceWith } from './deployment.service.js';
 export { DEPLOYMENT_CONFIG, type DeploymentConfig, deploymentConfigFromEnv } from './deployment.config.js';
-export { SecretBox } from './domain/secrets.js';
+export { SecretBox } from '@mycelium/identity';
 export {
   EXCLUSION_REASONS,
   type ExclusionReason,

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadConfig } from '@mycelium/messaging';
-import { SecretBox } from './alerts/secret-box.js';
+import { SecretBox } from '@mycelium/identity';
 
 export const HEALING_CONFIG = Symbol('mycelium:healing-config');
 
@@ -59,7 +59,7 @@ function fraction(env: NodeJS.ProcessEnv, name: string, fallback: number): numbe
 
 export function healingConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HealingConfig {
   return {
-    secrets: new SecretBox(secretsKey(env)),
+    secrets: new SecretBox(secretsKey(env), 'MYCELIUM_HEALING_KEY'),
     tickMs: integer(env, 'MYCELIUM_HEALING_TICK_MS', 500, 10),
     roundCommitMs: integer(env, 'MYCELIUM_HEALING_ROUND_COMMIT_MS', 500, 100),
     roundRevealMs: integer(env, 'MYCELIUM_HEALING_ROUND_REVEAL_MS', 500, 100),

@@ -25,7 +25,7 @@ import {
 import { CommandClient, CommandServer, loadConfig, openRuntime, type RunningService, type Runtime, startService } from '@mycelium/messaging';
 import { createLogger } from '@mycelium/telemetry';
 import { openPostgresTestStore, openTestBus, type TestBus, type TestStore } from '@mycelium/testing';
-import { SecretBox } from './alerts/secret-box.js';
+import { SecretBox } from '@mycelium/identity';
 import { incidentStream } from './domain/incident/incident.js';
 import { webhookStream } from './domain/webhook/webhook.js';
 import type { HealingConfig } from './healing.config.js';

@@ -9,7 +9,7 @@ import {
   type StartReplica,
   type StoredAppSpecV1,
 } from '@mycelium/contracts';
-import type { SecretBox } from './secrets.js';
+import type { SecretBox } from '@mycelium/identity';
 
 const secretContext = (appId: string, name: string) => `${appId}/env/${name}`;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AppSpecV1 } from '@mycelium/contracts';
-import { SecretBox } from './secrets.js';
+import { SecretBox } from '@mycelium/identity';
 import { startMessage, storedSpec } from './spec.js';
 
 const box = new SecretBox(SecretBox.generateKey());

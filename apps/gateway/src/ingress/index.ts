@@ -6,3 +6,4 @@ export { DEFAULT_INGRESS_PORT, Ingress, type IngressSettings, ingressSettings } 
 export { type Picker, pickerFor, ReplicaState } from './load-balancer.js';
 export { type RouteSource, StaticRouteSource } from './route-source.js';
 export { type AppEntry, type ReplicaReport, RouteTable } from './route-table.js';
+export { seededRandom } from './seeded-random.js';

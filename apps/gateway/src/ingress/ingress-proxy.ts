@@ -6,6 +6,7 @@ import type { AppRoute, RouteReplica } from '@mycelium/contracts';
 import type { Logger } from '@mycelium/telemetry';
 import { type BreakerOptions, DEFAULT_BREAKER } from './circuit-breaker.js';
 import { IngressMetrics, NO_APP } from './ingress.metrics.js';
+import { seededRandom } from './seeded-random.js';
 import type { ReplicaState } from './load-balancer.js';
 import type { RouteSource } from './route-source.js';
 import { type AppEntry, type ReplicaReport, RouteTable } from './route-table.js';
@@ -254,7 +255,7 @@ export class IngressProxy {
     this.table = new RouteTable(options.breaker ?? DEFAULT_BREAKER);
     this.metrics = options.metrics ?? new IngressMetrics();
     this.#now = options.now ?? (() => performance.now());
-    this.#random = options.random ?? Math.random;
+    this.#random = options.random ?? seededRandom();
     this.#timeoutMs = options.upstreamTimeoutMs ?? 60_000;
     // undici's client costs a fraction of node:http's per request. One request per connection at a
     // time (no pipelining: a slow answer must not hold up the next); an idle connection is kept 30 s,

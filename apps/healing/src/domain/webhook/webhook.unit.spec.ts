@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { signBody } from '../../alerts/webhook-delivery.js';
-import { SecretBox } from '../../alerts/secret-box.js';
+import { SecretBox } from '@mycelium/identity';
 import { type WebhookCommand, webhookDecider } from './webhook.js';
 
 const T0 = '2030-01-01T00:00:00.000Z';
