@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestStore, waitFor } from '@mycelium/testing';
 import { EventStoreClosedError, InvalidAppendError, WrongExpectedVersionError } from './errors.js';
-import type { EventStore, RecordedEvent } from './types.js';
+import type { EventStore, EventStoreTransaction, RecordedEvent } from './types.js';
 
 let counter = 0;
 /** A stream id unique to one test, so tests in one store never see each other's streams. */
@@ -357,6 +357,76 @@ export function describeEventStoreContract(adapter: string, open: () => Promise<
         expect(await store.streamVersion(b)).toBe(1);
         const handledAgain = await store.transaction((tx) => tx.markHandled('rollback-test', '01890a5d-ac96-774b-bcce-b302099a8058'));
         expect(handledAgain).toBe(true);
+      });
+
+      it('appends to several streams in one statement, each at its version, positions in the order given', async () => {
+        const existing = streamOf();
+        const fresh = streamOf();
+        await store.append(existing, [event('a.v1')]);
+        const [first, second] = await store.transaction(async (tx) => {
+          const before = await tx.append(streamOf(), [event('earlier.v1')]);
+          const results = await tx.appendMany([
+            { streamId: existing, events: [event('a2.v1', { n: 2 }), event('a3.v1', { n: 3 })], expectedVersion: 1 },
+            { streamId: fresh, events: [event('b.v1', { n: 1 })], expectedVersion: 'no-stream' },
+          ]);
+          expect(results[0]!.firstPosition).toBeGreaterThan(before.lastPosition);
+          return results;
+        });
+        expect(first).toMatchObject({ nextExpectedVersion: 3 });
+        expect(second).toMatchObject({ nextExpectedVersion: 1 });
+        expect(second!.firstPosition).toBe(first!.lastPosition + 1n);
+        expect((await store.readStream(existing)).map((e) => [e.streamVersion, e.type, e.data])).toEqual([
+          [1, 'a.v1', {}],
+          [2, 'a2.v1', { n: 2 }],
+          [3, 'a3.v1', { n: 3 }],
+        ]);
+        expect((await store.readStream(fresh)).map((e) => e.id)).toEqual(second!.eventIds);
+      });
+
+      it('appends to none of the streams when one is not at its expected version, naming it', async () => {
+        const moved = streamOf();
+        const other = streamOf();
+        const created = streamOf();
+        await store.append(moved, [event('a.v1'), event('a2.v1')]);
+        await store.append(created, [event('c.v1')]);
+        const refusal = (appends: Parameters<EventStoreTransaction['appendMany']>[0]) => store.transaction((tx) => tx.appendMany(appends)).catch((error: unknown) => error);
+        const stale = await refusal([
+          { streamId: other, events: [event('b.v1')], expectedVersion: 'no-stream' },
+          { streamId: moved, events: [event('a3.v1')], expectedVersion: 1 },
+        ]);
+        expect(stale).toBeInstanceOf(WrongExpectedVersionError);
+        expect(stale).toMatchObject({ streamId: moved, expected: 1 });
+        // Expecting more than a stream has writes nothing either, and says where the stream is.
+        const ahead = await refusal([
+          { streamId: other, events: [event('b.v1')], expectedVersion: 'no-stream' },
+          { streamId: moved, events: [event('a3.v1')], expectedVersion: 5 },
+        ]);
+        expect(ahead).toMatchObject({ streamId: moved, expected: 5, actual: 2 });
+        const exists = await refusal([
+          { streamId: other, events: [event('b.v1')], expectedVersion: 'no-stream' },
+          { streamId: created, events: [event('c2.v1')], expectedVersion: 'no-stream' },
+        ]);
+        expect(exists).toBeInstanceOf(WrongExpectedVersionError);
+        expect(exists).toMatchObject({ streamId: created });
+        expect(await store.streamVersion(other)).toBe(0);
+        expect(await store.streamVersion(moved)).toBe(2);
+        await expect(store.transaction((tx) => tx.appendMany([
+          { streamId: other, events: [event('b.v1')], expectedVersion: 0 },
+          { streamId: other, events: [event('b2.v1')], expectedVersion: 1 },
+        ]))).rejects.toBeInstanceOf(InvalidAppendError);
+      });
+
+      it('reads several streams at once, a missing one as empty', async () => {
+        const a = streamOf();
+        const b = streamOf();
+        const missing = streamOf();
+        await store.append(a, [event('a.v1'), event('a2.v1')]);
+        await store.append(b, [event('b.v1')]);
+        const streams = await store.transaction((tx) => tx.readStreams([a, b, missing]));
+        expect([...streams.keys()].sort()).toEqual([a, b, missing].sort());
+        expect(streams.get(a)!.map((e) => [e.streamVersion, e.type])).toEqual([[1, 'a.v1'], [2, 'a2.v1']]);
+        expect(streams.get(b)!.map((e) => e.type)).toEqual(['b.v1']);
+        expect(streams.get(missing)).toEqual([]);
       });
 
       it('reports an event as already handled the second time (inbox)', async () => {

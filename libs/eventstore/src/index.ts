@@ -16,6 +16,7 @@ export type {
   RecordedEvent,
   SqlExecutor,
   SqlResult,
+  StreamAppend,
   SubscribeAllOptions,
 } from './types.js';
 export {
@@ -33,4 +34,13 @@ export { SqlEventStore, type SqlEventStoreOptions } from './sql-event-store.js';
 export { followAll, type FollowOptions } from './follow.js';
 export { openEventStore, type OpenEventStoreOptions } from './open-event-store.js';
 export { MAX_EVENTS_PER_TRANSACTION, POSITION_SHIFT } from './migrations.js';
-export { type Decider, type DomainEvent, type HandleCommandOptions, type HandledCommand, handleCommand } from './decider.js';
+export {
+  type BatchOutcome,
+  type Decider,
+  type DomainEvent,
+  type HandleCommandOptions,
+  type HandledCommand,
+  type HandledCommands,
+  handleCommand,
+  handleCommands,
+} from './decider.js';

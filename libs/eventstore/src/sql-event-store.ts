@@ -22,6 +22,7 @@ import type {
   RecordedEvent,
   SqlExecutor,
   SqlResult,
+  StreamAppend,
   SubscribeAllOptions,
 } from './types.js';
 import { Wakeup } from './wakeup.js';
@@ -213,7 +214,9 @@ export class SqlEventStore implements EventStore {
         after = page.next;
         if (page.isFull) continue;
         if (page.pending) {
-          // Newer events are committed but wait for an older open transaction: look again soon.
+          // Newer events are committed but wait for an older open transaction: look again soon,
+          // backing off only while nothing moves (under a steady load something always is open).
+          if (page.events.length > 0) pendingDelay = 1;
           await wakeup.wait(Math.min(pendingDelay, maxIdleMs), stop.signal);
           pendingDelay = Math.min(pendingDelay * 2, maxIdleMs);
           continue;
@@ -244,7 +247,17 @@ export class SqlEventStore implements EventStore {
           appended += events.length;
           return appendResult;
         },
+        appendMany: async (appends) => {
+          const count = appends.reduce((sum, part) => sum + (part.events?.length ?? 0), 0);
+          if (appended + count >= MAX_EVENTS_PER_TRANSACTION) {
+            throw new InvalidAppendError(`a transaction may append at most ${MAX_EVENTS_PER_TRANSACTION - 1} events`);
+          }
+          const results = await appendToStreams(sql, this.schema, appends, appended, this.#observer);
+          appended += count;
+          return results;
+        },
         readStream: (streamId, options) => readStreamEvents(sql, this.schema, streamId, options ?? {}),
+        readStreams: (streamIds) => readStreamsEvents(sql, this.schema, streamIds),
         markHandled: async (consumer, eventId) => {
           const { rowCount } = await sql.query(
             `INSERT INTO ${this.schema}.inbox (consumer, event_id) VALUES ($1, $2::uuid) ON CONFLICT DO NOTHING`,
@@ -435,6 +448,121 @@ function appendStatement(s: string, expected: ExpectedVersion): AppendStatement 
   statement = { variant, name: `myc_append_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`, text };
   appendStatements.set(key, statement);
   return statement;
+}
+
+/**
+ * The multi-stream append: one INSERT that takes every stream's events only if every stream is at
+ * its expected version (an existing stream must have exactly that version; a new one is held by
+ * the unique index). Positions run on across the streams in the order given.
+ */
+async function appendToStreams(sql: SqlExecutor, schema: string, appends: StreamAppend[], earlierEvents: number, observer: AppendObserver): Promise<AppendResult[]> {
+  if (appends.length === 0) return [];
+  const seen = new Set<string>();
+  for (const { streamId, events, expectedVersion } of appends) {
+    validateAppend(streamId, events);
+    if (seen.has(streamId)) throw new InvalidAppendError(`stream ${streamId} appears twice in one append; give it all its events at once`);
+    seen.add(streamId);
+    if (expectedVersion !== 'no-stream' && (!Number.isInteger(expectedVersion) || expectedVersion < 0)) {
+      throw new InvalidAppendError(`expected version of ${streamId} must be a non-negative integer or 'no-stream'`);
+    }
+  }
+  return tracer.startActiveSpan(
+    'eventstore.append-many',
+    { kind: SpanKind.INTERNAL, attributes: { 'mycelium.streams': appends.length, 'mycelium.events': appends.reduce((sum, part) => sum + part.events.length, 0) } },
+    async (span) => {
+      try {
+        const ambient: Record<string, unknown> = { ...observer.ambientMetadata?.() };
+        propagation.inject(context.active(), ambient);
+        const parts = appends.map(({ streamId, events, expectedVersion }) => ({
+          stream: streamId,
+          expected: expectedVersion === 'no-stream' ? 0 : expectedVersion,
+          events: events.map((event) => ({ id: event.id ?? uuidv7(), type: event.type, data: event.data ?? null, metadata: { ...ambient, ...event.metadata } })),
+        }));
+        const statement = appendManyStatement(schema);
+        let rows: { stream_id: string; position: string; stream_version: number }[];
+        try {
+          ({ rows } = await sql.query(statement.text, [JSON.stringify(parts), earlierEvents], { prepareAs: statement.name }));
+        } catch (error) {
+          // A new stream that exists after all: the unique index refused it and the transaction is aborted.
+          if (!isStreamVersionTaken(error)) throw error;
+          const taken = /\(stream_id, stream_version\)=\((.*), \d+\)/.exec((error as { detail?: string }).detail ?? '')?.[1];
+          const part = parts.find((candidate) => candidate.stream === taken) ?? parts[0]!;
+          throw new WrongExpectedVersionError(part.stream, appends.find((candidate) => candidate.streamId === part.stream)!.expectedVersion, undefined);
+        }
+        if (rows.length === 0) {
+          // An existing stream was not at its expected version; nothing was written, so it can be read.
+          const { rows: versions } = await sql.query<{ stream_id: string; version: number }>(
+            `SELECT stream_id, max(stream_version) AS version FROM ${schema}.events WHERE stream_id = ANY($1::text[]) GROUP BY stream_id`,
+            [parts.map((part) => part.stream)],
+          );
+          const actual = new Map(versions.map((row) => [row.stream_id, Number(row.version)]));
+          const moved = parts.find((part) => (actual.get(part.stream) ?? 0) !== part.expected) ?? parts[0]!;
+          throw new WrongExpectedVersionError(moved.stream, appends.find((candidate) => candidate.streamId === moved.stream)!.expectedVersion, actual.get(moved.stream) ?? 0);
+        }
+        const byStream = new Map<string, { first: bigint; last: bigint; version: number }>();
+        for (const row of rows) {
+          const position = BigInt(row.position);
+          const current = byStream.get(row.stream_id);
+          if (!current) byStream.set(row.stream_id, { first: position, last: position, version: Number(row.stream_version) });
+          else {
+            if (position < current.first) current.first = position;
+            if (position > current.last) current.last = position;
+            current.version = Math.max(current.version, Number(row.stream_version));
+          }
+        }
+        return parts.map((part) => {
+          observer.appended?.(part.stream, part.events.length);
+          const written = byStream.get(part.stream)!;
+          return { nextExpectedVersion: written.version, firstPosition: written.first, lastPosition: written.last, eventIds: part.events.map((event) => event.id) };
+        });
+      } catch (error) {
+        span.recordException(error as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+        throw error;
+      } finally {
+        span.end();
+      }
+    },
+  );
+}
+
+const appendManyStatements = new Map<string, AppendStatement>();
+
+/** Parameters: $1 the streams as a JSON array of { stream, expected, events }, $2 events this transaction appended before. */
+function appendManyStatement(s: string): AppendStatement {
+  let statement = appendManyStatements.get(s);
+  if (statement) return statement;
+  const text = `WITH input AS (
+      SELECT x.b->>'stream' AS stream_id, (x.b->>'expected')::int AS expected, x.b->'events' AS events, x.ord AS part
+      FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS x(b, ord)
+    ), rows AS (
+      SELECT i.stream_id, i.expected + n.ord AS stream_version, n.e, row_number() OVER (ORDER BY i.part, n.ord) AS seq
+      FROM input i, jsonb_array_elements(i.events) WITH ORDINALITY AS n(e, ord)
+    )
+    INSERT INTO ${s}.events (position, stream_id, stream_version, event_id, type, data, metadata)
+    SELECT (pg_current_xact_id()::text::bigint << ${POSITION_SHIFT}) + $2::bigint + r.seq - 1, r.stream_id, r.stream_version,
+           (r.e->>'id')::uuid, r.e->>'type', r.e->'data', r.e->'metadata'
+    FROM rows r
+    WHERE NOT EXISTS (
+      SELECT 1 FROM input i WHERE i.expected > 0
+        AND NOT EXISTS (SELECT 1 FROM ${s}.events e WHERE e.stream_id = i.stream_id AND e.stream_version = i.expected)
+    )
+    RETURNING stream_id, position::text AS position, stream_version`;
+  statement = { variant: 'exact', name: `myc_append_many_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`, text };
+  appendManyStatements.set(s, statement);
+  return statement;
+}
+
+async function readStreamsEvents(sql: SqlExecutor, schema: string, streamIds: string[]): Promise<Map<string, RecordedEvent[]>> {
+  const streams = new Map<string, RecordedEvent[]>(streamIds.map((streamId) => [streamId, []]));
+  if (streamIds.length === 0) return streams;
+  const { rows } = await sql.query<EventRow>(
+    `SELECT position::text AS position, stream_id, stream_version, event_id, type, data, metadata, recorded_at
+     FROM ${schema}.events WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version`,
+    [[...new Set(streamIds)]],
+  );
+  for (const row of rows) streams.get(row.stream_id)!.push(toRecorded(row));
+  return streams;
 }
 
 async function currentVersion(sql: SqlExecutor, schema: string, streamId: string): Promise<number> {

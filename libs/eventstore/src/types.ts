@@ -128,10 +128,27 @@ export interface SqlResult<Row> {
   rowCount: number;
 }
 
+/** One stream's part of an append to several: its events at the version the stream must be at. */
+export interface StreamAppend {
+  streamId: string;
+  events: NewEvent[];
+  /** The stream's current version (0 or `no-stream`: it must not exist). */
+  expectedVersion: number | 'no-stream';
+}
+
 /** Work done in one database transaction: appends, reads and the caller's own SQL commit together. */
 export interface EventStoreTransaction extends SqlExecutor {
   append(streamId: string, events: NewEvent[], options?: AppendOptions): Promise<AppendResult>;
+  /**
+   * Appends to several streams in one statement, each at its expected version: all of them or,
+   * with a `WrongExpectedVersionError` naming a stream that moved, none. For a unit of work that
+   * touches many streams (a round's close and the trust of each participant), where an append per
+   * stream would hold the transaction open for as many round trips.
+   */
+  appendMany(appends: StreamAppend[]): Promise<AppendResult[]>;
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  /** Several whole streams in one read; a stream that does not exist reads as empty. */
+  readStreams(streamIds: string[]): Promise<Map<string, RecordedEvent[]>>;
   /**
    * Records that `consumer` has handled `eventId`. Returns false when it already had, so the caller
    * skips the work: this is the inbox that makes handlers idempotent.
