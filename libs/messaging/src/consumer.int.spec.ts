@@ -36,7 +36,7 @@ describe('event consumer', () => {
   let relay: Relay;
   const consumers: EventConsumer[] = [];
 
-  const startConsumer = async (handler: EventHandler, options: { maxDeliveries?: number } = {}) => {
+  const startConsumer = async (handler: EventHandler, options: { maxDeliveries?: number; concurrency?: number } = {}) => {
     const consumer = new EventConsumer({
       service: 'fulfilment',
       durable: `fulfilment-orders-${consumers.length}`,
@@ -184,6 +184,33 @@ describe('event consumer', () => {
     expect(await consumer.pruneInbox()).toBe(1);
     const left = await db.store.query<{ n: string }>(`SELECT count(*) AS n FROM ${inbox} WHERE consumer = $1`, [consumer.durable]);
     expect(Number(left.rows[0]!.n)).toBe(1);
+  });
+
+  it('with concurrency, overlaps events of different aggregates and keeps each aggregate’s order', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const started: string[] = [];
+    const finished: string[] = [];
+    await startConsumer(
+      async ({ event, payload }) => {
+        const label = `${event.subject}#${(payload as OrderPlacedV1).quantity}`;
+        started.push(label);
+        if (label === 'shop/order/a#1') await gate;
+        finished.push(label);
+      },
+      { concurrency: 4 },
+    );
+    await db.store.append('shop/order/a', [
+      { type: OrderPlaced.type, data: { orderId: 'a', quantity: 1 } },
+      { type: OrderPlaced.type, data: { orderId: 'a', quantity: 2 } },
+    ]);
+    await placeOrder('b');
+    // b goes past a's first event, held up in its handler; a's second waits for a's first.
+    await waitFor(() => finished.includes('shop/order/b#1'), { what: 'the other aggregate’s event while the first is held' });
+    expect(started).not.toContain('shop/order/a#2');
+    release();
+    await waitFor(() => finished.length === 3, { what: 'every event' });
+    expect(finished.filter((label) => label.startsWith('shop/order/a'))).toEqual(['shop/order/a#1', 'shop/order/a#2']);
   });
 
   it('hands on events of types it has no contract for, unvalidated', async () => {

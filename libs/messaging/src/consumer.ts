@@ -63,6 +63,13 @@ export interface ConsumerOptions {
   backoffMs?: number;
   maxBackoffMs?: number;
   /**
+   * Events handled at once; 1 (the default) handles them one by one in the stream's order. Above
+   * 1, events of one aggregate (the CloudEvents `subject`, its stream) still go one at a time in
+   * order, while those of different aggregates overlap: for handlers that keep no order across
+   * aggregates and meet bursts (fifty rounds closing at once).
+   */
+  concurrency?: number;
+  /**
    * How long inbox entries are kept. Longer than JetStream keeps events (7 days by default), so
    * an event that can still be delivered is still recognised. Default 8 days.
    */
@@ -86,6 +93,9 @@ export class EventConsumer {
   #stopped = false;
   #loop: Promise<void> | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
+  readonly #inFlight = new Set<Promise<void>>();
+  /** The last event taken of each aggregate: the next one of it waits for it. */
+  readonly #lastOf = new Map<string, Promise<void>>();
 
   constructor(options: ConsumerOptions) {
     this.#options = options;
@@ -144,6 +154,24 @@ export class EventConsumer {
     clearInterval(this.#pruneTimer);
     await this.#messages?.close();
     await this.#loop;
+    await Promise.all(this.#inFlight);
+  }
+
+  /** Hands the event on: at once, or once there is room and its aggregate's previous one is done. */
+  async #take(msg: JsMsg): Promise<void> {
+    const concurrency = this.#options.concurrency ?? 1;
+    if (concurrency <= 1) return this.#process(msg);
+    while (this.#inFlight.size >= concurrency) await Promise.race(this.#inFlight);
+    const key = aggregateOf(msg);
+    const run = (this.#lastOf.get(key) ?? Promise.resolve())
+      .then(() => this.#process(msg))
+      .catch((error: unknown) => this.#options.logger.error({ err: error, consumer: this.#durable }, 'could not handle an event'));
+    const tracked = run.finally(() => {
+      this.#inFlight.delete(tracked);
+      if (this.#lastOf.get(key) === tracked) this.#lastOf.delete(key);
+    });
+    this.#inFlight.add(tracked);
+    this.#lastOf.set(key, tracked);
   }
 
   async #run(): Promise<void> {
@@ -154,7 +182,7 @@ export class EventConsumer {
         const consumer = await js.consumers.get(topology.eventsStream, this.#durable);
         this.#messages = await consumer.consume({ max_messages: 64 });
         if (this.#stopped) await this.#messages.close();
-        for await (const msg of this.#messages) await this.#process(msg);
+        for await (const msg of this.#messages) await this.#take(msg);
       } catch (error) {
         if (this.#stopped) break;
         logger.warn({ err: error, consumer: this.#durable }, 'event consumer interrupted; resuming');
@@ -272,6 +300,16 @@ export class EventConsumer {
   #backoff(deliveries: number): number {
     const base = this.#options.backoffMs ?? 500;
     return Math.min(base * 2 ** Math.max(0, deliveries - 1), this.#options.maxBackoffMs ?? 30_000);
+  }
+}
+
+/** The event's aggregate (its CloudEvents subject); one that cannot be read goes alone under ''. */
+function aggregateOf(msg: JsMsg): string {
+  try {
+    const subject = (JSON.parse(decoder.decode(msg.data)) as { subject?: unknown }).subject;
+    return typeof subject === 'string' ? subject : '';
+  } catch {
+    return '';
   }
 }
 

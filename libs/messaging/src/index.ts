@@ -6,6 +6,7 @@ export { Headers } from './headers.js';
 export { extractTraceContext, injectTraceHeaders, traceContextOf } from './trace-headers.js';
 export { Relay, type RelayOptions, type RelayState } from './relay.js';
 export { type DeadLetter, DeadLetters } from './dead-letters.js';
+export { recently } from './recently.js';
 export { type ConsumerOptions, type DeliveredEvent, EventConsumer, type EventHandler } from './consumer.js';
 export {
   CommandClient,

@@ -46,6 +46,8 @@ export interface EventPatternExtras {
   durable?: string;
   deliverPolicy?: 'all' | 'new';
   maxDeliveries?: number;
+  /** Events handled at once, in order per aggregate (see ConsumerOptions.concurrency). */
+  concurrency?: number;
 }
 
 export interface ConsumerTuning {
@@ -94,6 +96,7 @@ export class MyceliumTransport extends Server implements CustomTransportStrategy
             deliverPolicy: extras.deliverPolicy,
             ...consumers,
             ...(extras.maxDeliveries ? { maxDeliveries: extras.maxDeliveries } : {}),
+            ...(extras.concurrency ? { concurrency: extras.concurrency } : {}),
             nc,
             store,
             registry,
