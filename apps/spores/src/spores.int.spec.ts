@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { GetNode, type NodeView, QueryNodes, type SeedSnapshotV1, SetNodeTrust } from '@mycelium/contracts';
+import { GetNode, ListNodeIds, type NodeView, QueryNodes, type SeedSnapshotV1, SetNodeTrust } from '@mycelium/contracts';
 import { generateKeyMaterial, issueJoinToken, type Network, newNonce, openEnvelope, Signer } from '@mycelium/identity';
 import type { CommandClient } from '@mycelium/messaging';
 import { type GridLink, JoinRefused, joinMessage, newNodeIdentity } from '@mycelium/node-client';
 import { type TestBus, type TestStore, waitFor } from '@mycelium/testing';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capabilities, DOWN_GRACE_MS, HEARTBEAT_MS, openSporesFixture, type SporesFixture } from './spores.fixture.js';
 
@@ -113,6 +114,46 @@ describe('spores service', () => {
       member.stopHeartbeats();
     });
 
+    it('judges the other nodes while one node’s transition waits on the database', async () => {
+      const stuck = node();
+      const other = node();
+      await stuck.join();
+      await other.join();
+      stuck.startHeartbeats(HEARTBEAT_MS);
+      other.startHeartbeats(HEARTBEAT_MS);
+      const streamOf = (member: typeof stuck) => `spores/node/${member.nodeId}`;
+      // Another transaction holds the next version of the stuck node's stream: the stuck node's
+      // next transition waits on the unique index until that transaction ends.
+      const blocker = new pg.Client({ connectionString: db.databaseUrl });
+      const watcher = new pg.Client({ connectionString: db.databaseUrl });
+      await blocker.connect();
+      await watcher.connect();
+      try {
+        await blocker.query('BEGIN');
+        await blocker.query(
+          `INSERT INTO ${db.schema}.events (position, stream_id, stream_version, event_id, type, data) VALUES ((txid_current() << 16) + 65535, $1, $2, gen_random_uuid(), 'test.placeholder.v1', '{}')`,
+          [streamOf(stuck), (await db.store.streamVersion(streamOf(stuck))) + 1],
+        );
+        stuck.kill();
+        await waitFor(
+          async () => Number((await watcher.query(`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO ${db.schema}.events%'`)).rows[0].count) > 0,
+          { what: 'the stuck node’s transition to wait on the database' },
+        );
+        other.kill();
+        // While that write still waits, the other node's silence is judged and written.
+        await waitFor(async () => (await db.store.readStream(streamOf(other))).some((event) => event.type.endsWith('node-heartbeat-missed.v1')), {
+          what: 'the other node’s missed heartbeat in its stream',
+        });
+        expect((await db.store.readStream(streamOf(stuck))).map((event) => event.type)).not.toContainEqual(expect.stringContaining('heartbeat-missed'));
+      } finally {
+        await blocker.query('ROLLBACK');
+        await blocker.end();
+        await watcher.end();
+      }
+      // Once the way is clear the stuck node's transition lands too.
+      await waitFor(async () => (await viewOf(stuck.nodeId)).status !== 'alive', { what: 'the stuck node judged' });
+    });
+
     it('records usage from heartbeats as the free resources the registry answers with', async () => {
       const member = node();
       await member.join();
@@ -165,6 +206,24 @@ describe('spores service', () => {
       const reply = await client.send(QueryNodes, { region: 'ap-south', status: 'alive', tier: 'rhizomorph' });
       expect(reply.ok && reply.result.nodes.map((view) => view.nodeId)).toEqual([east.nodeId, west.nodeId]);
       expect(await client.send(QueryNodes, { minUptime: 140 })).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED', field: 'minUptime' } });
+    });
+
+    it('lists every node id, or those with a status, for choosing among all of them', async () => {
+      const staying = node();
+      const leaving = node();
+      await staying.join();
+      await leaving.join();
+      await leaving.leave();
+      const ids = async (status?: 'alive' | 'left') => {
+        const reply = await client.send(ListNodeIds, status ? { status } : {});
+        if (!reply.ok) throw new Error(reply.error.message);
+        return reply.result.nodeIds;
+      };
+      expect(await ids()).toEqual(expect.arrayContaining([staying.nodeId, leaving.nodeId]));
+      expect(await ids('alive')).toContain(staying.nodeId);
+      expect(await ids('alive')).not.toContain(leaving.nodeId);
+      expect(await ids('left')).toContain(leaving.nodeId);
+      expect(await client.send(ListNodeIds, { status: 'gone' })).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED', field: 'status' } });
     });
 
     it('exports the directory as a snapshot signed with the network key', async () => {

@@ -11,6 +11,7 @@ export * from './node-demoted.v1.js';
 export * from './node-trust-changed.v1.js';
 export * from './security-violation-recorded.v1.js';
 export * from './query-nodes.command.js';
+export * from './list-node-ids.command.js';
 export * from './get-node.command.js';
 export * from './set-node-trust.command.js';
 export * from './agent-protocol.v1.js';
@@ -27,6 +28,7 @@ import { NodePromoted } from './node-promoted.v1.js';
 import { NodeRecovered } from './node-recovered.v1.js';
 import { NodeSuspected } from './node-suspected.v1.js';
 import { NodeTrustChanged } from './node-trust-changed.v1.js';
+import { ListNodeIds } from './list-node-ids.command.js';
 import { QueryNodes } from './query-nodes.command.js';
 import { SecurityViolationRecorded } from './security-violation-recorded.v1.js';
 import { SetNodeTrust } from './set-node-trust.command.js';
@@ -45,6 +47,7 @@ export const sporesContracts = [
   NodeTrustChanged,
   SecurityViolationRecorded,
   QueryNodes,
+  ListNodeIds,
   GetNode,
   SetNodeTrust,
 ];

@@ -9,6 +9,8 @@ import {
   type NodeDetail,
   type NodeHistoryEntry,
   type NodeView,
+  ListNodeIds,
+  type ListNodeIdsV1,
   QueryNodes,
   type QueryNodesV1,
   SetNodeTrust,
@@ -35,6 +37,14 @@ export class NodesHandlers {
   async query(@Payload() filters: QueryNodesV1): Promise<{ nodes: NodeView[]; total: number }> {
     await this.registry.ready;
     return this.registry.query(filters, new Date());
+  }
+
+  @OnCommand(ListNodeIds)
+  async ids(@Payload() filters: ListNodeIdsV1): Promise<{ nodeIds: string[] }> {
+    await this.registry.ready;
+    const nodeIds: string[] = [];
+    for (const { node } of this.registry.entries()) if (!filters.status || node.status === filters.status) nodeIds.push(node.nodeId);
+    return { nodeIds };
   }
 
   @OnCommand(GetNode)

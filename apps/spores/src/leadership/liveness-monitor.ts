@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy }
 import type { NatsConnection } from '@nats-io/transport-node';
 import { NATS_CONNECTION, natsConnectedSince, SERVICE_LOGGER } from '@mycelium/messaging';
 import type { Logger } from '@mycelium/telemetry';
+import type { NodeCommand } from '../domain/node/node.decider.js';
 import { nextTier } from '../domain/node/tier-rules.js';
 import { DAY_MS, uptimePercent } from '../domain/node/uptime.js';
 import { NodeCommands } from '../registry/node-commands.js';
@@ -19,7 +20,8 @@ export class LivenessMonitor implements OnApplicationBootstrap, OnModuleDestroy 
   readonly #lastHeard = new Map<string, number>();
   #sweepTimer: NodeJS.Timeout | undefined;
   #tierTimer: NodeJS.Timeout | undefined;
-  #sweeping = false;
+  /** Nodes whose transition is being written. */
+  readonly #writing = new Set<string>();
   #evaluating = false;
   /** When this instance started hearing heartbeats; it judges no silence before. */
   #listeningSince: number | undefined;
@@ -35,7 +37,7 @@ export class LivenessMonitor implements OnApplicationBootstrap, OnModuleDestroy 
 
   onApplicationBootstrap(): void {
     const sweepEvery = Math.max(50, Math.floor(this.config.heartbeatIntervalMs / 4));
-    this.#sweepTimer = setInterval(() => void this.#sweep(), sweepEvery);
+    this.#sweepTimer = setInterval(() => this.#sweep(), sweepEvery);
     this.#tierTimer = setInterval(() => void this.#evaluateTiers(), this.config.tierEvaluationMs);
   }
 
@@ -74,50 +76,48 @@ export class LivenessMonitor implements OnApplicationBootstrap, OnModuleDestroy 
     this.#lastHeard.delete(nodeId);
   }
 
-  async #sweep(): Promise<void> {
+  #sweep(): void {
     const judgingSince = this.#judgingSince();
-    if (judgingSince === undefined || this.#sweeping) return;
-    this.#sweeping = true;
-    try {
-      const now = Date.now();
-      const interval = this.config.heartbeatIntervalMs;
-      const work: Promise<unknown>[] = [];
-      for (const { node } of this.registry.entries()) {
-        if (node.status === 'down' || node.status === 'left') continue;
-        const heard = this.#lastHeard.get(node.nodeId) ?? 0;
-        const statusSince = Date.parse(node.statusSince);
-        const at = new Date(now).toISOString();
-        if (node.status !== 'alive' && heard > statusSince) {
-          // Heard by this instance while another led (or before the change was logged): recovered.
-          work.push(this.commands.execute(node.nodeId, { type: 'RecordSignOfLife', data: { now: new Date(heard).toISOString() } }));
-          continue;
-        }
-        // Silence counts from the last heartbeat heard, but never from before this instance could hear.
-        const last = Math.max(heard, statusSince, judgingSince);
-        const silence = now - last;
-        const lastHeartbeatAt = new Date(last).toISOString();
-        if (node.status === 'suspected') {
-          const since = Math.max(Date.parse(node.suspectedAt ?? node.statusSince), judgingSince);
-          if (now - since >= this.config.downGraceMs) {
-            work.push(this.commands.execute(node.nodeId, { type: 'DeclareNodeDown', data: { lastHeartbeatAt, now: at } }));
-          }
-        } else if (silence > interval * this.config.missesBeforeSuspect) {
-          work.push(
-            this.commands.execute(node.nodeId, {
-              type: 'SuspectNode',
-              data: { missedHeartbeats: Math.floor(silence / interval), lastHeartbeatAt, now: at },
-            }),
-          );
-        } else if (node.status === 'alive' && silence > interval * 1.5) {
-          work.push(this.commands.execute(node.nodeId, { type: 'RecordHeartbeatMissed', data: { lastHeartbeatAt, now: at } }));
-        }
+    if (judgingSince === undefined) return;
+    const now = Date.now();
+    const interval = this.config.heartbeatIntervalMs;
+    for (const { node } of this.registry.entries()) {
+      if (node.status === 'down' || node.status === 'left' || this.#writing.has(node.nodeId)) continue;
+      const heard = this.#lastHeard.get(node.nodeId) ?? 0;
+      const statusSince = Date.parse(node.statusSince);
+      const at = new Date(now).toISOString();
+      if (node.status !== 'alive' && heard > statusSince) {
+        // Heard by this instance while another led (or before the change was logged): recovered.
+        this.#record(node.nodeId, { type: 'RecordSignOfLife', data: { now: new Date(heard).toISOString() } });
+        continue;
       }
-      for (const outcome of await Promise.allSettled(work)) {
-        if (outcome.status === 'rejected') this.logger.warn({ err: outcome.reason }, 'could not record a liveness change');
+      // Silence counts from the last heartbeat heard, but never from before this instance could hear.
+      const last = Math.max(heard, statusSince, judgingSince);
+      const silence = now - last;
+      const lastHeartbeatAt = new Date(last).toISOString();
+      if (node.status === 'suspected') {
+        const since = Math.max(Date.parse(node.suspectedAt ?? node.statusSince), judgingSince);
+        if (now - since >= this.config.downGraceMs) {
+          this.#record(node.nodeId, { type: 'DeclareNodeDown', data: { lastHeartbeatAt, now: at } });
+        }
+      } else if (silence > interval * this.config.missesBeforeSuspect) {
+        this.#record(node.nodeId, { type: 'SuspectNode', data: { missedHeartbeats: Math.floor(silence / interval), lastHeartbeatAt, now: at } });
+      } else if (node.status === 'alive' && silence > interval * 1.5) {
+        this.#record(node.nodeId, { type: 'RecordHeartbeatMissed', data: { lastHeartbeatAt, now: at } });
       }
-    } finally {
-      this.#sweeping = false;
     }
+  }
+
+  /**
+   * Writes a transition without holding up the sweep: the next one judges the other nodes on time
+   * while this write waits for the log, and skips this node until its write is in the registry.
+   */
+  #record(nodeId: string, command: NodeCommand): void {
+    this.#writing.add(nodeId);
+    this.commands
+      .execute(nodeId, command)
+      .catch((error: unknown) => this.logger.warn({ err: error, nodeId }, 'could not record a liveness change'))
+      .finally(() => this.#writing.delete(nodeId));
   }
 
   async #evaluateTiers(): Promise<void> {
