@@ -10,6 +10,13 @@ export interface ConsensusConfig {
   exclusionThreshold: number;
   /** Share of the invited trust weight the winning option needs, when the round does not say. */
   defaultQuorum: number;
+  /**
+   * How many nodes a round asks when it does not name its participants: a trust-weighted random
+   * draw among the alive and trusted (docs/adr/0019). Every such node when there are fewer.
+   */
+  committeeSize: number;
+  /** How long a list of the alive nodes serves the rounds opened meanwhile. */
+  aliveNodesMaxAgeMs: number;
   /** How often the closer looks for rounds past their reveal deadline. */
   closerTickMs: number;
 }
@@ -28,6 +35,8 @@ export function consensusConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Co
     initialTrust: number(env.MYCELIUM_CONSENSUS_INITIAL_TRUST, 0.5),
     exclusionThreshold: number(env.MYCELIUM_TRUST_EXCLUSION_THRESHOLD, 0.2),
     defaultQuorum: number(env.MYCELIUM_CONSENSUS_QUORUM, 2 / 3),
+    committeeSize: number(env.MYCELIUM_CONSENSUS_COMMITTEE_SIZE, 25),
+    aliveNodesMaxAgeMs: number(env.MYCELIUM_CONSENSUS_ALIVE_MAX_AGE_MS, 1000),
     closerTickMs: number(env.MYCELIUM_CONSENSUS_CLOSER_TICK_MS, 250),
   };
 }

@@ -7,7 +7,7 @@ describe('consensus configuration', () => {
     expect(config.genesisNodes).toEqual(['3d8ac47b23d5cd0ca41b', '4c98ae96125432bd7f4d']);
   });
 
-  it('starts genesis nodes at 0.9, others at 0.5, and excludes below 0.2 with a 2/3 quorum by default', () => {
-    expect(consensusConfigFromEnv({})).toMatchObject({ genesisNodes: [], genesisTrust: 0.9, initialTrust: 0.5, exclusionThreshold: 0.2, defaultQuorum: 2 / 3 });
+  it('starts genesis nodes at 0.9, others at 0.5, excludes below 0.2, asks committees of 25 with a 2/3 quorum by default', () => {
+    expect(consensusConfigFromEnv({})).toMatchObject({ genesisNodes: [], genesisTrust: 0.9, initialTrust: 0.5, exclusionThreshold: 0.2, defaultQuorum: 2 / 3, committeeSize: 25 });
   });
 });

@@ -1,4 +1,5 @@
-import { OpenRound, RoundClosed, TrustChanged } from '@mycelium/contracts';
+import { randomUUID } from 'node:crypto';
+import { OpenRound, RoundClosed, RoundOpened, TrustChanged } from '@mycelium/contracts';
 import { waitFor } from '@mycelium/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ConsensusFixture, openConsensusFixture } from './consensus.fixture.js';
@@ -126,6 +127,57 @@ describe('consensus rounds', () => {
     expect(await grid.trust(voters[2]!.nodeId)).toMatchObject({ trust: 0.9, genesis: true, excluded: false, changes: 0 });
     const withGenesis = await grid.open({ subject: voters[0]!.nodeId });
     expect(withGenesis.participants).toEqual([{ nodeId: voters[2]!.nodeId, weight: 0.9 }]);
+  });
+
+  it('asks a committee drawn by trust when more nodes are alive than it has seats, and everyone named', async () => {
+    await grid.consensus.stop();
+    await grid.startConsensus({ committeeSize: 3 });
+    const voters = await grid.voters(6);
+    const alive = new Set(voters.map((voter) => voter.nodeId));
+    const seated = new Set<string>();
+    for (let round = 0; round < 8; round += 1) {
+      const opened = await grid.open({ subject: voters[0]!.nodeId });
+      expect(opened.participants).toHaveLength(3);
+      for (const { nodeId, weight } of opened.participants) {
+        expect(alive.has(nodeId) && nodeId !== voters[0]!.nodeId).toBe(true);
+        expect(weight).toBe(0.5);
+        seated.add(nodeId);
+      }
+      expect(new Set(opened.participants.map((participant) => participant.nodeId)).size).toBe(3);
+      // Only those drawn are invited.
+      await waitFor(() => grid.invitations.filter((entry) => entry.invitation.roundId === opened.roundId).length === 3, { what: 'three invitations' });
+    }
+    // Drawn afresh each round: over eight rounds more than one committee sat (all five others, almost surely).
+    expect(seated.size).toBeGreaterThan(3);
+    const named = await grid.open({ participants: voters.slice(1).map((voter) => voter.nodeId) });
+    expect(named.participants).toHaveLength(5);
+  });
+
+  it('holds a commitment that arrives before its round is in the log, and records it once the round is', async () => {
+    const [voter] = await grid.voters(1);
+    const roundId = randomUUID();
+    voter!.commit(roundId, 'approve');
+    // As when invitations go out while the round's append is still under way.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const now = Date.now();
+    await grid.db.store.append(`consensus/round/${roundId}`, [
+      {
+        type: RoundOpened.type,
+        data: {
+          roundId,
+          topic: 'network-change',
+          question: 'Raise the minimum agent version to 0.2.0?',
+          subject: 'min-agent-version-0.2.0',
+          options: ['approve', 'reject'],
+          participants: [{ nodeId: voter!.nodeId, weight: 0.5 }],
+          commitDeadline: new Date(now + 5000).toISOString(),
+          revealDeadline: new Date(now + 10_000).toISOString(),
+          quorum: 2 / 3,
+          at: new Date(now).toISOString(),
+        },
+      },
+    ]);
+    await grid.committed(roundId, [voter!.nodeId]);
   });
 
   it('refuses bad input naming the field, and a round nobody may take part in', async () => {

@@ -3,6 +3,7 @@ import { RoundCloser } from './closer/round-closer.js';
 import { CONSENSUS_CONFIG, type ConsensusConfig, consensusConfigFromEnv } from './consensus.config.js';
 import { ConsensusDirectory } from './directory/consensus-directory.js';
 import { RoundsHandlers } from './handlers/rounds.handlers.js';
+import { AliveNodes } from './protocol/alive-nodes.js';
 import { Invitations } from './protocol/invitations.js';
 import { VoteListener } from './protocol/vote-listener.js';
 
@@ -18,6 +19,7 @@ export class ConsensusModule {
         config ? { provide: CONSENSUS_CONFIG, useValue: config } : { provide: CONSENSUS_CONFIG, useFactory: () => consensusConfigFromEnv() },
         ConsensusDirectory,
         Invitations,
+        AliveNodes,
         VoteListener,
         RoundCloser,
       ],

@@ -12,18 +12,19 @@ import {
   type OpenedRound,
   OpenRound,
   type OpenRoundV1,
-  QueryNodes,
   type RoundView,
   type TrustView,
 } from '@mycelium/contracts';
-import { type EventStore, handleCommand } from '@mycelium/eventstore';
+import type { EventStore } from '@mycelium/eventstore';
 import { COMMAND_CLIENT, type CommandClient, type CommandContext, EVENT_STORE, OnCommand } from '@mycelium/messaging';
 import { CONSENSUS_CONFIG, type ConsensusConfig } from '../consensus.config.js';
 import { ConsensusDirectory, roundStream, trustStream } from '../directory/consensus-directory.js';
+import { drawCommittee } from '../domain/round/committee.js';
 import { roundDecider } from '../domain/round/round.decider.js';
 import type { Round, RoundEvent } from '../domain/round/round.js';
 import { evolveRound } from '../domain/round/round.js';
 import { trustDecider, type TrustEvent } from '../domain/trust/trust.js';
+import { AliveNodes } from '../protocol/alive-nodes.js';
 import { Invitations } from '../protocol/invitations.js';
 
 /** Opening rounds, reading rounds and trust. */
@@ -35,24 +36,24 @@ export class RoundsHandlers {
     @Inject(CONSENSUS_CONFIG) private readonly config: ConsensusConfig,
     private readonly directory: ConsensusDirectory,
     private readonly invitations: Invitations,
+    private readonly aliveNodes: AliveNodes,
   ) {}
 
   @OnCommand(OpenRound)
   async open(@Payload() request: OpenRoundV1, @Ctx() ctx: CommandContext): Promise<OpenedRound> {
     await this.directory.ready;
-    // 1. Who is asked: the given nodes or every alive one, never the subject, never the untrusted.
-    const candidates = request.participants ?? (await this.#aliveNodes());
-    const participants = [...new Set(candidates)]
+    // 1. Who is asked: the given nodes, or a committee drawn from the alive ones by trust; never
+    //    the subject, never the untrusted.
+    const candidates = [...new Set(request.participants ?? (await this.aliveNodes.ids()))]
       .filter((nodeId) => nodeId !== request.subject && !this.directory.isExcluded(nodeId))
       .map((nodeId) => ({ nodeId, weight: this.directory.trustOf(nodeId) }));
+    const participants = request.participants ? candidates : drawCommittee(candidates, this.config.committeeSize);
     // 2. For node-liveness, where the participants find the suspect.
     const suspectAddress = request.topic === 'node-liveness' ? await this.#gossipAddressOf(request.subject) : undefined;
-    // 3. The round, then the invitations (a closer taking over re-sends those of open rounds).
+    // 3. The invitations as the round is recorded: the commit window runs from when they go out,
+    //    not from when a busy database is done (votes that beat the append are held for it).
     const roundId = randomUUID();
-    const { newEvents } = await handleCommand(
-      this.store,
-      roundStream(roundId),
-      roundDecider,
+    const events = roundDecider.decide(
       {
         type: 'OpenRound',
         data: {
@@ -70,10 +71,11 @@ export class RoundsHandlers {
           now: new Date().toISOString(),
         },
       },
-      { metadata: ctx.eventMetadata },
+      undefined,
     );
-    const opened = evolveRound(undefined, newEvents[0]!)!.opened;
+    const opened = evolveRound(undefined, events[0]!)!.opened;
     this.invitations.send(opened);
+    await this.store.append(roundStream(roundId), events.map((event) => ({ ...event, metadata: ctx.eventMetadata })), { expectedVersion: 'no-stream' });
     return { roundId, participants, commitDeadline: opened.commitDeadline, revealDeadline: opened.revealDeadline };
   }
 
@@ -101,12 +103,6 @@ export class RoundsHandlers {
   async #trustState(nodeId: string) {
     const events = await this.store.readStream(trustStream(nodeId));
     return events.reduce((state, recorded) => trustDecider.evolve(state, { type: recorded.type, data: recorded.data } as TrustEvent), trustDecider.initialState());
-  }
-
-  async #aliveNodes(): Promise<string[]> {
-    const reply = await this.client.send(QueryNodes, { status: 'alive' });
-    if (!reply.ok) throw new CommandRejection({ code: ErrorCodes.ServiceUnavailable, message: `cannot list the alive nodes: ${reply.error.message}` });
-    return reply.result.nodes.map((node) => node.nodeId);
   }
 
   async #gossipAddressOf(nodeId: string): Promise<string | undefined> {

@@ -10,15 +10,31 @@ import {
   MIN_SALT_LENGTH,
   type RevealMessage,
 } from '@mycelium/contracts';
-import { type EventStore, handleCommand } from '@mycelium/eventstore';
+import { type EventStore, handleCommands } from '@mycelium/eventstore';
 import { IdentityRejection, nodeIdOf, openEnvelope, peekEnvelope } from '@mycelium/identity';
 import { COMMAND_CLIENT, type CommandClient, EVENT_STORE, NATS_CONNECTION, SERVICE_LOGGER, TOPOLOGY, type Topology } from '@mycelium/messaging';
 import type { Logger } from '@mycelium/telemetry';
+import { allRevealed, RoundCloser } from '../closer/round-closer.js';
 import { roundStream } from '../directory/consensus-directory.js';
 import { type RoundCommand, roundDecider } from '../domain/round/round.decider.js';
 
 const NODE_ID = /^[0-9a-f]{20}$/;
 const ROUND_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * How long a vote for a round not yet in the log is held: invitations go out as the round is
+ * appended, so the first commitments can arrive before the append is done.
+ */
+const UNKNOWN_ROUND_GRACE_MS = 2000;
+const UNKNOWN_ROUND_RETRY_MS = 25;
+
+interface QueuedVote {
+  command: RoundCommand;
+  /** When it arrived. */
+  since: number;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
 
 /** A message to drop, with the reason for the log. */
 class Dropped extends Error {}
@@ -34,7 +50,8 @@ export class VoteListener implements OnApplicationBootstrap, OnModuleDestroy {
   readonly #subscriptions: Subscription[] = [];
   /** A node id is the hash of its key, so a key once learnt never changes. */
   readonly #keys = new Map<string, string>();
-  readonly #queues = new Map<string, Promise<void>>();
+  readonly #queued = new Map<string, QueuedVote[]>();
+  readonly #writing = new Set<string>();
 
   constructor(
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
@@ -42,6 +59,7 @@ export class VoteListener implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(EVENT_STORE) private readonly store: EventStore,
     @Inject(COMMAND_CLIENT) private readonly client: CommandClient,
     @Inject(SERVICE_LOGGER) private readonly logger: Logger,
+    private readonly closer: RoundCloser,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -71,21 +89,50 @@ export class VoteListener implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /**
-   * One append at a time per round in this instance: hundreds of participants commit within
-   * milliseconds, and each conflict on the round's stream would cost a reread. Instances still
-   * race each other; the expected version settles that.
+   * One append at a time per round in this instance, carrying every vote that arrived while the
+   * one before was being written: hundreds of participants commit within milliseconds, and an
+   * append per vote would make each wait for all before it. Instances still race each other; the
+   * expected version settles that (the batch is decided again on the fresher stream).
    */
   #apply(roundId: string, command: RoundCommand): Promise<void> {
-    const previous = this.#queues.get(roundId) ?? Promise.resolve();
-    const next = previous.then(async () => {
-      await handleCommand(this.store, roundStream(roundId), roundDecider, command, { maxAttempts: 10 });
+    return new Promise((resolve, reject) => {
+      const queued = this.#queued.get(roundId) ?? [];
+      queued.push({ command, since: Date.now(), resolve, reject });
+      this.#enqueue(roundId, queued);
     });
-    const settled = next.catch(() => undefined);
-    this.#queues.set(roundId, settled);
-    void settled.then(() => {
-      if (this.#queues.get(roundId) === settled) this.#queues.delete(roundId);
-    });
-    return next;
+  }
+
+  #enqueue(roundId: string, votes: QueuedVote[]): void {
+    this.#queued.set(roundId, [...votes, ...(this.#queued.get(roundId)?.filter((vote) => !votes.includes(vote)) ?? [])]);
+    if (!this.#writing.has(roundId)) void this.#write(roundId);
+  }
+
+  async #write(roundId: string): Promise<void> {
+    this.#writing.add(roundId);
+    try {
+      for (let batch = this.#queued.get(roundId); batch?.length; batch = this.#queued.get(roundId)) {
+        this.#queued.delete(roundId);
+        try {
+          const { outcomes, state } = await handleCommands(this.store, roundStream(roundId), roundDecider, batch.map((vote) => vote.command), { maxAttempts: 10 });
+          if (state === undefined) {
+            const now = Date.now();
+            const held = batch.filter((vote) => now - vote.since < UNKNOWN_ROUND_GRACE_MS);
+            batch.forEach((vote, index) => {
+              if (!held.includes(vote)) vote.reject((outcomes[index] as { error: unknown }).error);
+            });
+            if (held.length > 0) setTimeout(() => this.#enqueue(roundId, held), UNKNOWN_ROUND_RETRY_MS).unref();
+            continue;
+          }
+          // The last reveal: the closer need not wait for the log to tell it.
+          if (state && state.status === 'open' && allRevealed(state)) this.closer.due(roundId);
+          outcomes.forEach((outcome, index) => (outcome.ok ? batch![index]!.resolve() : batch![index]!.reject(outcome.error)));
+        } catch (error) {
+          for (const vote of batch) vote.reject(error);
+        }
+      }
+    } finally {
+      this.#writing.delete(roundId);
+    }
   }
 
   /** The payload of a signed message from the node its subject names, or Dropped. */
