@@ -11,6 +11,8 @@ export interface DeploymentConfig {
   tickMs: number;
   /** How often a start or stop is sent again to a node that has not acted on it (ms). */
   resendMs: number;
+  /** How long one list of the alive nodes serves the placements made meanwhile (ms). */
+  aliveNodesMaxAgeMs: number;
 }
 
 /**
@@ -22,6 +24,7 @@ export function deploymentConfigFromEnv(env: NodeJS.ProcessEnv = process.env): D
     secrets: new SecretBox(secretsKey(env), 'MYCELIUM_SECRETS_KEY'),
     tickMs: Number(env.MYCELIUM_SAGA_TICK_MS || 500),
     resendMs: Number(env.MYCELIUM_SAGA_RESEND_MS || 3000),
+    aliveNodesMaxAgeMs: Number(env.MYCELIUM_SAGA_NODES_MAX_AGE_MS || 500),
   };
 }
 

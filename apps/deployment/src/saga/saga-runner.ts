@@ -10,6 +10,7 @@ import {
   type CommandReply,
   ConvertCredits,
   ErrorCodes,
+  type NodeView,
   QueryNodes,
   ReleaseReservation,
   ReserveCredits,
@@ -17,7 +18,7 @@ import {
   UpdateMeter,
 } from '@mycelium/contracts';
 import { type EventStore, isWrongExpectedVersion, type Lease } from '@mycelium/eventstore';
-import { COMMAND_CLIENT, type CommandClient, EVENT_STORE, SERVICE_LOGGER } from '@mycelium/messaging';
+import { COMMAND_CLIENT, type CommandClient, EVENT_STORE, recently, SERVICE_LOGGER } from '@mycelium/messaging';
 import type { Logger } from '@mycelium/telemetry';
 import { randomBytes } from 'node:crypto';
 import { AgentLink } from '../agents/agent-link.js';
@@ -57,7 +58,13 @@ export class SagaRunner implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly directory: AppDirectory,
     private readonly observations: ReplicaObservations,
     private readonly agents: AgentLink,
-  ) {}
+  ) {
+    // A node that died since is at worst chosen, and its replica is placed again when it fails.
+    this.#aliveNodes = recently(config.aliveNodesMaxAgeMs, () => this.client.send(QueryNodes, { status: 'alive', limit: 10_000 }));
+  }
+
+  /** The alive nodes, one list for every placement within a moment: a node evacuated re-places many apps at once. */
+  readonly #aliveNodes: () => Promise<CommandReply<{ nodes: NodeView[] }>>;
 
   get leading(): boolean {
     return this.#lease?.isHeld === true;
@@ -257,7 +264,7 @@ export class SagaRunner implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async #schedule(app: App, step: Extract<Step, { kind: 'schedule' }>): Promise<void> {
-    const reply: CommandReply<{ nodes: import('@mycelium/contracts').NodeView[] }> = await this.client.send(QueryNodes, { status: 'alive', limit: 10_000 });
+    const reply = await this.#aliveNodes();
     if (!reply.ok) return this.#retryLater(app, reply.error);
     const { spec } = step;
     const allocated = this.#allocated();

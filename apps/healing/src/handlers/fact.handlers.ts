@@ -28,9 +28,16 @@ import { HEALING_CONFIG, type HealingConfig } from '../healing.config.js';
 import { Incidents } from '../incidents/incidents.js';
 
 /**
+ * Facts of different aggregates handled at once; one aggregate's (a node's, an app's, a round's)
+ * still in order. Fifty nodes failing at once are fifty independent incidents; two facts that move
+ * the same incident conflict on its stream and the later is decided again.
+ */
+const FACT_CONCURRENCY = 8;
+
+/**
  * The facts healing watches, each consumed from JetStream in the inbox transaction: what a fact
  * does to an incident commits with the mark that it was handled, exactly once. One consumer per
- * source keeps each source's facts in log order (a replica fails before its replacement is healthy).
+ * source keeps each aggregate's facts in log order (a replica fails before its replacement is healthy).
  */
 @Controller()
 export class FactHandlers {
@@ -39,7 +46,7 @@ export class FactHandlers {
     @Inject(HEALING_CONFIG) private readonly config: HealingConfig,
   ) {}
 
-  @OnEvents('evt.spores.node.>', { durable: 'healing-node-facts' })
+  @OnEvents('evt.spores.node.>', { durable: 'healing-node-facts', concurrency: FACT_CONCURRENCY })
   async nodeFact(@Payload() payload: unknown, @Ctx() ctx: EventContext): Promise<void> {
     const { tx, eventMetadata } = ctx;
     switch (ctx.event.type) {
@@ -81,7 +88,7 @@ export class FactHandlers {
     }
   }
 
-  @OnEvent(RoundClosed, { durable: 'healing-round-closed' })
+  @OnEvent(RoundClosed, { durable: 'healing-round-closed', concurrency: FACT_CONCURRENCY })
   async roundClosed(@Payload() round: RoundClosedV1, @Ctx() ctx: EventContext): Promise<void> {
     if (round.topic !== 'node-liveness') return;
     const command = { type: 'RecordRoundClosed', roundId: round.roundId, outcome: round.outcome, tally: round.tally, at: round.at } as const;
@@ -118,7 +125,7 @@ export class FactHandlers {
     );
   }
 
-  @OnEvents('evt.deployment.app.>', { durable: 'healing-app-facts' })
+  @OnEvents('evt.deployment.app.>', { durable: 'healing-app-facts', concurrency: FACT_CONCURRENCY })
   async appFact(@Payload() payload: unknown, @Ctx() ctx: EventContext): Promise<void> {
     const { tx, eventMetadata } = ctx;
     const tenant = ctx.event.tenant;
@@ -157,11 +164,14 @@ export class FactHandlers {
       case AppReplicaHealthy.type: {
         const fact = payload as AppReplicaHealthyV1;
         // Replacements can land anywhere: offer the fact to every node incident being evacuated.
-        for (const incident of this.incidents.open()) {
-          // The view may lag; the decider, reading the stream, drops what does not belong.
-          if (incident.kind !== 'node-suspected' && incident.kind !== 'node-down') continue;
-          await this.incidents.execute(incident.incidentId, { type: 'RecordReplicaHealthy', appId: fact.appId, replicaId: fact.replicaId, nodeId: fact.nodeId, at: fact.at }, tx, eventMetadata);
-        }
+        // The view may lag; the decider, reading the streams, drops what does not belong.
+        const nodeIncidents = this.incidents.open().filter((incident) => incident.kind === 'node-suspected' || incident.kind === 'node-down');
+        await this.incidents.executeAcross(
+          nodeIncidents.map((incident) => incident.incidentId),
+          { type: 'RecordReplicaHealthy', appId: fact.appId, replicaId: fact.replicaId, nodeId: fact.nodeId, at: fact.at },
+          tx,
+          eventMetadata,
+        );
         return;
       }
       case AppRolloutFailed.type: {

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { type EventMetadata, type EventStore, type EventStoreTransaction, followAll, handleCommand, type RecordedEvent } from '@mycelium/eventstore';
+import { type EventMetadata, type EventStore, type EventStoreTransaction, followAll, handleCommand, type RecordedEvent, type StreamAppend } from '@mycelium/eventstore';
 import { EVENT_STORE, SERVICE_LOGGER } from '@mycelium/messaging';
 import type { Logger } from '@mycelium/telemetry';
 import { type IncidentCommand, incidentDecider } from '../domain/incident/incident.decider.js';
@@ -100,6 +100,22 @@ export class Incidents implements OnModuleInit, OnModuleDestroy {
   async execute(incidentId: string, command: IncidentCommand, target: Target = this.store, metadata?: EventMetadata): Promise<IncidentState> {
     const { state } = await handleCommand(target, incidentStream(incidentId), incidentDecider, command, { metadata });
     return state;
+  }
+
+  /**
+   * The same command offered to many incidents in one read and one append: a replacement's health
+   * may concern any incident being evacuated, and asking each in turn would hold the transaction
+   * open for two round trips an incident.
+   */
+  async executeAcross(incidentIds: string[], command: IncidentCommand, tx: EventStoreTransaction, metadata?: EventMetadata): Promise<void> {
+    const streams = await tx.readStreams(incidentIds.map(incidentStream));
+    const appends: StreamAppend[] = [];
+    for (const [streamId, history] of streams) {
+      const state = history.reduce((current, event) => evolveIncident(current, event as unknown as IncidentEvent), initialIncidentState());
+      const events = incidentDecider.decide(command, state);
+      if (events.length > 0) appends.push({ streamId, events: events.map((event) => ({ ...event, metadata })), expectedVersion: history.length === 0 ? 'no-stream' : history.at(-1)!.streamVersion });
+    }
+    await tx.appendMany(appends);
   }
 
   async executeWebhook(tenant: string, command: WebhookCommand, target: Target = this.store, metadata?: EventMetadata): Promise<{ state: WebhookState; newEvents: WebhookEvent[] }> {
