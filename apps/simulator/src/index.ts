@@ -1,4 +1,3 @@
 export { type FaultKind, Simulator, type SimulatorOptions, type SimulatorStats } from './simulator.js';
 export { ReplicaEndpoint } from './replica-endpoint.js';
-export { type Judge, VirtualVoter, type VirtualVoterOptions } from './virtual-voter.js';
 export { VirtualWorkloads, type VirtualWorkloadsOptions } from './virtual-workloads.js';

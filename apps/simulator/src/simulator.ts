@@ -3,9 +3,8 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { NodeCapabilitiesV1 } from '@mycelium/contracts';
 import { ConsensusSubjects, type RoundInvitation } from '@mycelium/contracts/consensus';
 import { type StartReplica, type StopReplica, WorkloadSubjects } from '@mycelium/contracts/workloads';
-import { GridLink, newNodeIdentity, VirtualNode } from '@mycelium/node-client';
+import { GridLink, newNodeIdentity, RoundVoter, VirtualNode } from '@mycelium/node-client';
 import type { ReplicaEndpoint } from './replica-endpoint.js';
-import { VirtualVoter } from './virtual-voter.js';
 import { VirtualWorkloads } from './virtual-workloads.js';
 
 export type FaultKind = 'kill' | 'pause' | 'flap' | 'forge';
@@ -32,7 +31,7 @@ export interface SimulatorOptions {
 interface Simulated {
   node: VirtualNode;
   workloads?: VirtualWorkloads;
-  voter?: VirtualVoter;
+  voter?: RoundVoter;
   state: 'joining' | 'running' | 'killed' | 'paused' | 'flapping' | 'forging' | 'failed' | 'stopped';
   /** Timers that would start its heartbeats later: cleared when the simulation stops. */
   startTimer?: NodeJS.Timeout;
@@ -97,7 +96,7 @@ export class Simulator {
       if (endpoint) {
         const publish = (subject: string, body: string) => this.#publish(subject, body);
         simulated.workloads = new VirtualWorkloads({ nodeId: identity.nodeId, publish, address: endpoint.address, reportMs: this.options.reportMs ?? 2000 });
-        simulated.voter = new VirtualVoter({ nodeId: identity.nodeId, signer: identity.signer, publish, judge: (invitation) => this.#judge(invitation) });
+        simulated.voter = new RoundVoter({ nodeId: identity.nodeId, signer: identity.signer, publish, judge: (invitation) => this.#judge(invitation) });
       }
       this.#nodes.push(simulated);
       this.#byId.set(identity.nodeId, simulated);
@@ -221,7 +220,7 @@ export class Simulator {
     for (const simulated of this.#nodes) {
       simulated.node.close();
       simulated.workloads?.kill();
-      simulated.voter?.kill();
+      simulated.voter?.stop();
     }
     for (const subscription of this.#subscriptions ?? []) subscription.unsubscribe();
   }
@@ -237,7 +236,7 @@ export class Simulator {
   #die(simulated: Simulated): void {
     simulated.node.kill();
     simulated.workloads?.kill();
-    simulated.voter?.kill();
+    simulated.voter?.stop();
     this.options.endpoint?.silence(simulated.node.nodeId);
   }
 

@@ -1,2 +1,2 @@
 export { DEFAULT_PROBE, probeLiveness, type ProbeOptions } from './liveness-probe.js';
-export { parseInvitation, RoundParticipant, type RoundParticipantOptions, type VoteRule } from './round-participant.js';
+export { RoundParticipant, type RoundParticipantOptions, type VoteRule } from './round-participant.js';

@@ -1,8 +1,8 @@
 import { commitmentOf, ConsensusSubjects } from '@mycelium/contracts/consensus';
-import { newNodeIdentity } from '@mycelium/node-client';
 import { openEnvelope } from '@mycelium/identity';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { VirtualVoter } from './virtual-voter.js';
+import { newNodeIdentity } from './node-identity.js';
+import { parseInvitation, RoundVoter } from './round-voter.js';
 
 const NOW = Date.parse('2025-01-01T00:00:00.000Z');
 const invitation = (overrides: Record<string, unknown> = {}) => ({
@@ -16,11 +16,11 @@ const invitation = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 
-describe('a virtual voter', () => {
+describe('a round voter', () => {
   const identity = newNodeIdentity();
   let sent: { subject: string; payload: Record<string, unknown> }[];
   const voter = (vote: string | undefined) =>
-    new VirtualVoter({
+    new RoundVoter({
       nodeId: identity.nodeId,
       signer: identity.signer,
       publish: (subject, body) => sent.push({ subject, payload: openEnvelope(JSON.parse(body), identity.publicKey) }),
@@ -71,12 +71,20 @@ describe('a virtual voter', () => {
     expect(sent).toEqual([]);
   });
 
-  it('once killed, reveals nothing it committed and answers no new round', async () => {
+  it('once stopped, reveals nothing it committed and answers no new round', async () => {
     const dying = voter('down');
     await dying.invited(invitation());
-    dying.kill();
+    dying.stop();
     vi.advanceTimersByTime(2000);
     expect(await dying.invited(invitation({ roundId: '7f1d0c2a-9b3e-4f50-8a1b-2c3d4e5f6a7b' }))).toBe('ignored');
     expect(sent.map((message) => message.payload.kind)).toEqual(['consensus-commit']);
+  });
+
+  it('takes a complete invitation as it is, and refuses a suspect whose address is not text', () => {
+    const complete = invitation({ suspect: { nodeId: invitation().subject, gossipAddress: 'http://127.0.0.1:7946' } });
+    expect(parseInvitation(complete)).toEqual(complete);
+    expect(parseInvitation({ ...complete, options: 'up,down' })).toBeUndefined();
+    expect(parseInvitation({ ...complete, suspect: { nodeId: complete.subject, gossipAddress: 7946 } })).toBeUndefined();
+    expect(parseInvitation(null)).toBeUndefined();
   });
 });
