@@ -88,6 +88,26 @@ describe('myc up on PostgreSQL', () => {
     expect(refused.stderr).toMatch(/--history must be a whole number from 1 to 1000, not 5000/);
   });
 
+  it('puts a minimum agent version to the local agents: in force when they run it, refused when it would lock them out', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'myc-up-network-'));
+    await summary(up(home));
+    const [{ capabilities }] = JSON.parse((await mycIn(home, ['nodes', '--json'])).stdout) as { capabilities: { agentVersion: string } }[];
+    const window = ['--commit-ms', '500', '--reveal-ms', '500'];
+
+    const approved = await mycIn(home, ['network', 'propose', 'min-agent-version', capabilities.agentVersion, ...window, '--json']);
+    expect(approved.code).toBe(0);
+    expect(JSON.parse(approved.stdout)).toMatchObject({ status: 'approved', outcome: 'approve', value: capabilities.agentVersion });
+    const shown = JSON.parse((await mycIn(home, ['network', 'show', '--json'])).stdout) as { minAgentVersion: string };
+    expect(shown.minAgentVersion).toBe(capabilities.agentVersion);
+
+    const lockedOut = await mycIn(home, ['network', 'propose', 'min-agent-version', '99.0.0', ...window]);
+    expect(lockedOut.code).toBe(1);
+    expect(lockedOut.stdout).toMatch(/min-agent-version 99\.0\.0 .* rejected \(reject\)/);
+    const noRaise = await mycIn(home, ['network', 'propose', 'min-agent-version', '0.0.1']);
+    expect(noRaise.code).toBe(1);
+    expect(noRaise.stderr).toMatch(/propose a higher one \(value\)/);
+  });
+
   it('keeps its admin key across restarts, and issues a new one only when the ready gateway refuses the stored one', async () => {
     const home = mkdtempSync(join(tmpdir(), 'myc-up-key-'));
     const first = up(home);

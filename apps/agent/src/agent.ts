@@ -13,6 +13,7 @@ import {
   joinMessage,
   leaveMessage,
   loadOrCreateNodeIdentity,
+  networkChangeVote,
   type NodeIdentity,
   readSeedSnapshot,
   type ViewEntry,
@@ -66,7 +67,10 @@ export interface AgentOptions {
    * logged why and what to do, and stopped. The process should exit non-zero.
    */
   onFatal?: (error: AgentError) => void;
-  /** How the node votes in consensus rounds other than node-liveness, by topic; default: it abstains. */
+  /**
+   * How the node votes in consensus rounds other than node-liveness, by topic. By default it votes
+   * on a minimum agent version by its own (networkChangeVote) and abstains from other topics.
+   */
   voteRules?: Record<string, VoteRule>;
 }
 
@@ -129,7 +133,8 @@ export class Agent {
     this.#capabilities = measureCapabilities(options.dataDir, { ...options, agentVersion: AGENT_VERSION });
     this.#workloads = new ProcessRuntime({ dataDir: options.dataDir, host: options.workloadHost ?? '127.0.0.1', logger });
     this.#workloads.onChange(() => this.#queueReport());
-    this.#rounds = new RoundParticipant({ identity: this.identity, logger, ...(options.voteRules ? { rules: options.voteRules } : {}) });
+    // A minimum agent version this node meets it approves; one that would lock it out it rejects.
+    this.#rounds = new RoundParticipant({ identity: this.identity, logger, rules: { 'network-change': networkChangeVote(AGENT_VERSION), ...options.voteRules } });
   }
 
   get nodeId(): string {

@@ -48,7 +48,8 @@ export interface ConsensusFixture {
   invitations: { nodeId: string; invitation: RoundInvitation }[];
   /** Starts another instance of the service (or the first), with `config` over the fixture's. */
   startConsensus(config?: Partial<ConsensusConfig>): Promise<RunningService>;
-  voters(count: number): Promise<Voter[]>;
+  /** Joins `count` heartbeating nodes (running `agentVersion`, default 0.1.0). */
+  voters(count: number, options?: { agentVersion?: string }): Promise<Voter[]>;
   open(request: Partial<OpenRoundV1>): Promise<OpenedRound>;
   round(roundId: string): Promise<RoundView>;
   trust(nodeId: string): Promise<TrustView>;
@@ -119,10 +120,10 @@ export async function openConsensusFixture(overrides: Partial<ConsensusConfig> =
       instances.push(started);
       return started;
     },
-    async voters(count) {
+    async voters(count, options = {}) {
       const made: Voter[] = [];
       for (let index = 0; index < count; index += 1) {
-        const node = new VirtualNode({ link, network: network.info.networkId, token, capabilities });
+        const node = new VirtualNode({ link, network: network.info.networkId, token, capabilities: { ...capabilities, ...(options.agentVersion ? { agentVersion: options.agentVersion } : {}) } });
         nodes.push(node);
         await node.join();
         node.startHeartbeats(200);

@@ -3,7 +3,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { NodeCapabilitiesV1 } from '@mycelium/contracts';
 import { ConsensusSubjects, type RoundInvitation } from '@mycelium/contracts/consensus';
 import { type StartReplica, type StopReplica, WorkloadSubjects } from '@mycelium/contracts/workloads';
-import { GridLink, newNodeIdentity, RoundVoter, VirtualNode } from '@mycelium/node-client';
+import { GridLink, networkChangeVote, newNodeIdentity, RoundVoter, VirtualNode } from '@mycelium/node-client';
 import type { ReplicaEndpoint } from './replica-endpoint.js';
 import { VirtualWorkloads } from './virtual-workloads.js';
 
@@ -81,12 +81,13 @@ export class Simulator {
     if (endpoint) this.#listen();
     const pending = Array.from({ length: count }, (_, i) => {
       const identity = newNodeIdentity();
+      const capabilities = this.#capabilities(this.#nodes.length + i);
       const simulated: Simulated = {
         node: new VirtualNode({
           link: this.#link,
           network: this.options.network,
           token: this.options.token,
-          capabilities: this.#capabilities(this.#nodes.length + i),
+          capabilities,
           requestedTier: 'sclerotia',
           identity,
           ...(endpoint ? { gossipAddress: endpoint.gossipAddressOf(identity.nodeId) } : {}),
@@ -96,7 +97,7 @@ export class Simulator {
       if (endpoint) {
         const publish = (subject: string, body: string) => this.#publish(subject, body);
         simulated.workloads = new VirtualWorkloads({ nodeId: identity.nodeId, publish, address: endpoint.address, reportMs: this.options.reportMs ?? 2000 });
-        simulated.voter = new RoundVoter({ nodeId: identity.nodeId, signer: identity.signer, publish, judge: (invitation) => this.#judge(invitation) });
+        simulated.voter = new RoundVoter({ nodeId: identity.nodeId, signer: identity.signer, publish, judge: (invitation) => this.#judge(invitation, capabilities.agentVersion) });
       }
       this.#nodes.push(simulated);
       this.#byId.set(identity.nodeId, simulated);
@@ -284,7 +285,8 @@ export class Simulator {
    * whether that machine is gone (a paused node is up: it only went quiet to the control plane).
    * About another node: one GET of its gossip address per round, as an agent probes it.
    */
-  async #judge(invitation: RoundInvitation): Promise<string | undefined> {
+  async #judge(invitation: RoundInvitation, agentVersion: string): Promise<string | undefined> {
+    if (invitation.topic === 'network-change') return networkChangeVote(agentVersion)(invitation);
     if (invitation.topic !== 'node-liveness') return undefined;
     const ours = this.#byId.get(invitation.subject);
     if (ours) return ours.state === 'killed' || ours.state === 'stopped' ? 'down' : 'up';

@@ -1,4 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { NetworkHandlers } from './handlers/network.handlers.js';
 import { NodesHandlers } from './handlers/nodes.handlers.js';
 import { Leadership } from './leadership/leadership.js';
 import { LivenessMonitor } from './leadership/liveness-monitor.js';
@@ -16,7 +17,7 @@ export class SporesModule {
   static forRoot(config?: SporesConfig): DynamicModule {
     return {
       module: SporesModule,
-      controllers: [NodesHandlers],
+      controllers: [NodesHandlers, NetworkHandlers],
       providers: [
         config ? { provide: SPORES_CONFIG, useValue: config } : { provide: SPORES_CONFIG, useFactory: () => sporesConfigFromEnv() },
         NodeRegistry,

@@ -66,3 +66,22 @@ export const MAX_SALT_LENGTH = 256;
 export function commitmentOf(vote: string, salt: string): string {
   return createHash('sha256').update(`${vote}:${salt}`, 'utf8').digest('hex');
 }
+
+/**
+ * Network-wide changes the nodes vote on (topic `network-change`, docs/adr/0020). The round's
+ * subject says what is proposed, `<change>=<value>`, so an agent can vote by rule.
+ */
+export const NETWORK_CHANGES = ['min-agent-version'] as const;
+export type NetworkChangeName = (typeof NETWORK_CHANGES)[number];
+
+/** A release number `major.minor.patch`, optionally with a pre-release or build suffix. */
+export const VERSION = /^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$/;
+
+export const networkChangeSubject = (change: NetworkChangeName, value: string) => `${change}=${value}`;
+
+/** The change a `network-change` round's subject names, if it names one this grid knows. */
+export function parseNetworkChangeSubject(subject: string): { change: NetworkChangeName; value: string } | undefined {
+  const [change, value, ...rest] = subject.split('=');
+  if (rest.length > 0 || value === undefined || !(NETWORK_CHANGES as readonly string[]).includes(change!) || !VERSION.test(value)) return undefined;
+  return { change: change as NetworkChangeName, value };
+}

@@ -12,6 +12,7 @@ export * from './node-trust-changed.v1.js';
 export * from './security-violation-recorded.v1.js';
 export * from './query-nodes.command.js';
 export * from './list-node-ids.command.js';
+export * from './network-change.v1.js';
 export * from './get-node.command.js';
 export * from './set-node-trust.command.js';
 export * from './agent-protocol.v1.js';
@@ -29,6 +30,7 @@ import { NodeRecovered } from './node-recovered.v1.js';
 import { NodeSuspected } from './node-suspected.v1.js';
 import { NodeTrustChanged } from './node-trust-changed.v1.js';
 import { ListNodeIds } from './list-node-ids.command.js';
+import { GetNetwork, NetworkChangeApproved, NetworkChangeProposed, NetworkChangeRejected, ProposeNetworkChange } from './network-change.v1.js';
 import { QueryNodes } from './query-nodes.command.js';
 import { SecurityViolationRecorded } from './security-violation-recorded.v1.js';
 import { SetNodeTrust } from './set-node-trust.command.js';
@@ -50,4 +52,9 @@ export const sporesContracts = [
   ListNodeIds,
   GetNode,
   SetNodeTrust,
+  NetworkChangeProposed,
+  NetworkChangeApproved,
+  NetworkChangeRejected,
+  ProposeNetworkChange,
+  GetNetwork,
 ];

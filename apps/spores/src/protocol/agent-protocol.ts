@@ -24,10 +24,12 @@ import {
   ReplayGuard,
   verifyJoinToken,
 } from '@mycelium/identity';
-import { NATS_CONNECTION, SERVICE_LOGGER, SERVICE_METRICS, TOPOLOGY, type Topology } from '@mycelium/messaging';
+import type { EventStore } from '@mycelium/eventstore';
+import { EVENT_STORE, NATS_CONNECTION, SERVICE_LOGGER, SERVICE_METRICS, TOPOLOGY, type Topology } from '@mycelium/messaging';
 import type { Logger, ServiceMetrics } from '@mycelium/telemetry';
 import { Leadership } from '../leadership/leadership.js';
 import { LivenessMonitor } from '../leadership/liveness-monitor.js';
+import { networkStateOf, networkStream, tooOld } from '../domain/network/network.js';
 import { NodeErrors } from '../domain/node/node.decider.js';
 import { NodeCommands } from '../registry/node-commands.js';
 import { NodeRegistry } from '../registry/node-registry.js';
@@ -45,7 +47,7 @@ class Refusal extends Error {
   nodeId: string | undefined;
 
   constructor(
-    readonly code: SecurityViolationCode | 'NOT_A_MEMBER' | 'NO_NETWORK',
+    readonly code: SecurityViolationCode | 'NOT_A_MEMBER' | 'NO_NETWORK' | 'AGENT_TOO_OLD',
     message: string,
     readonly security = true,
   ) {
@@ -76,6 +78,7 @@ export class AgentProtocol implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly security: SecurityLog,
     private readonly leadership: Leadership,
     private readonly liveness: LivenessMonitor,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {
     this.#replays = new ReplayGuard(config.maxClockSkewMs);
     this.#heartbeats = metrics.counter('mycelium_spores_heartbeats_total', 'Heartbeats received, by outcome (accepted or the refusal code).', ['outcome']);
@@ -170,6 +173,10 @@ export class AgentProtocol implements OnApplicationBootstrap, OnModuleDestroy {
       const member = this.registry.get(request.nodeId);
       const token = request.token ? this.#tokenOf(request.token, member !== undefined) : undefined;
       if (!member && !token) throw new Refusal('NOT_A_MEMBER', 'this node is not a member yet: join with a token (myc node token)', false);
+      // Read, not followed: a minimum the nodes just approved holds from the next join on.
+      const { minAgentVersion } = networkStateOf(await this.store.readStream(networkStream(network.info.networkId)));
+      const old = tooOld(request.capabilities.agentVersion, minAgentVersion);
+      if (old) throw new Refusal('AGENT_TOO_OLD', old, false);
       const pub = (JSON.parse(decoder.decode(msg.data)) as { pub: string }).pub;
       const now = new Date().toISOString();
       const state = await this.commands.execute(request.nodeId, {
