@@ -7,6 +7,9 @@ import { GridLink, networkChangeVote, newNodeIdentity, RoundVoter, VirtualNode }
 import type { ReplicaEndpoint } from './replica-endpoint.js';
 import { VirtualWorkloads } from './virtual-workloads.js';
 
+/** When a virtual node reveals, as a share of the reveal window (an agent waits a third). */
+const REVEAL_AT = 0.05;
+
 export type FaultKind = 'kill' | 'pause' | 'flap' | 'forge';
 
 export interface SimulatorOptions {
@@ -97,7 +100,15 @@ export class Simulator {
       if (endpoint) {
         const publish = (subject: string, body: string) => this.#publish(subject, body);
         simulated.workloads = new VirtualWorkloads({ nodeId: identity.nodeId, publish, address: endpoint.address, reportMs: this.options.reportMs ?? 2000 });
-        simulated.voter = new RoundVoter({ nodeId: identity.nodeId, signer: identity.signer, publish, judge: (invitation) => this.#judge(invitation, capabilities.agentVersion) });
+        simulated.voter = new RoundVoter({
+          nodeId: identity.nodeId,
+          signer: identity.signer,
+          publish,
+          judge: (invitation) => this.#judge(invitation, capabilities.agentVersion),
+          // Virtual nodes share the services' clock: they need no room for skew, and one busy
+          // process running a thousand of them needs the rest of the window to get its reveals out.
+          revealAt: REVEAL_AT,
+        });
       }
       this.#nodes.push(simulated);
       this.#byId.set(identity.nodeId, simulated);

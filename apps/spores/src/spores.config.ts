@@ -34,7 +34,7 @@ export function sporesConfigFromEnv(env: NodeJS.ProcessEnv = process.env, cwd = 
   const home = resolve(cwd, env.MYCELIUM_HOME || '.mycelium');
   const networkDir = env.MYCELIUM_NETWORK_DIR ? resolve(cwd, env.MYCELIUM_NETWORK_DIR) : join(home, 'network');
   return {
-    heartbeatIntervalMs: number(env.MYCELIUM_HEARTBEAT_MS, 2000),
+    heartbeatIntervalMs: number(env.MYCELIUM_HEARTBEAT_MS, 1000),
     missesBeforeSuspect: number(env.MYCELIUM_SUSPECT_AFTER_MISSES, 3),
     downGraceMs: number(env.MYCELIUM_DOWN_GRACE_MS, 4000),
     maxClockSkewMs: number(env.MYCELIUM_MAX_CLOCK_SKEW_MS, 30_000),

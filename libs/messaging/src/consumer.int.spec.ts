@@ -213,6 +213,32 @@ describe('event consumer', () => {
     expect(finished.filter((label) => label.startsWith('shop/order/a'))).toEqual(['shop/order/a#1', 'shop/order/a#2']);
   });
 
+  it('starts before any relay has made the streams, and handles events once one publishes', async () => {
+    const fresh = await openTestBus();
+    const early = new EventConsumer({
+      service: 'fulfilment',
+      durable: 'fulfilment-early',
+      filter: 'evt.shop.order.>',
+      handler: recordShipment,
+      nc: fresh.nc,
+      store: db.store,
+      registry: new ContractRegistry([OrderPlaced]),
+      topology: fresh.topology,
+      logger,
+    });
+    const lateRelay = new Relay({ store: db.store, nc: fresh.nc, topology: fresh.topology, logger, name: 'late-relay' });
+    try {
+      await early.start();
+      await placeOrder('o-early');
+      lateRelay.start();
+      await waitFor(async () => (await shipments()).some((event) => event.streamId === 'fulfilment/shipment/o-early'), { what: 'the shipment once a relay publishes' });
+    } finally {
+      await early.stop();
+      await lateRelay.stop();
+      await fresh.dispose();
+    }
+  });
+
   it('hands on events of types it has no contract for, unvalidated', async () => {
     const seen: DeliveredEvent[] = [];
     await startConsumer(async (delivery) => {

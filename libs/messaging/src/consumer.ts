@@ -3,6 +3,8 @@ import {
   AckPolicy,
   type ConsumerMessages,
   DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
   jetstream,
   jetstreamManager,
   type JsMsg,
@@ -18,6 +20,7 @@ import {
 import { type EventStoreTransaction, type EventMetadata, isWrongExpectedVersion, type EventStore } from '@mycelium/eventstore';
 import { type Logger, type ServiceMetrics, withMessageContext } from '@mycelium/telemetry';
 import { DeadLetters } from './dead-letters.js';
+import { ensureStreams } from './streams.js';
 import type { Topology } from './topology.js';
 import { extractTraceContext } from './trace-headers.js';
 
@@ -122,6 +125,11 @@ export class EventConsumer {
       ack_wait: nanos(30_000),
       max_ack_pending: 1000,
     };
+    // The relay makes the streams; a consumer in a process that runs none may start first.
+    await jsm.streams.info(topology.eventsStream).catch(async (error: unknown) => {
+      if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)) throw error;
+      await ensureStreams(jsm, topology);
+    });
     try {
       await jsm.consumers.info(topology.eventsStream, this.#durable);
       await jsm.consumers.update(topology.eventsStream, this.#durable, {

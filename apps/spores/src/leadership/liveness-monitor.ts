@@ -11,6 +11,12 @@ import { SPORES_CONFIG, type SporesConfig } from '../spores.config.js';
 import { Leadership } from './leadership.js';
 
 /**
+ * Transitions being written at once. Unbounded, a stall (every node silent for a moment) would
+ * send a write per node at once, and that storm would stall the service further.
+ */
+const MAX_WRITES_IN_FLIGHT = 64;
+
+/**
  * Liveness without an event per heartbeat: every instance remembers when it last heard from each
  * node; the leader turns silence into transitions (late, suspected, down) and a returning voice
  * into a recovery, and applies the tier rules.
@@ -65,10 +71,9 @@ export class LivenessMonitor implements OnApplicationBootstrap, OnModuleDestroy 
   signOfLife(nodeId: string, at = Date.now()): void {
     this.#lastHeard.set(nodeId, at);
     const entry = this.registry.get(nodeId);
-    if (entry && entry.node.status !== 'alive' && entry.node.status !== 'left' && this.leadership.isLeader) {
-      void this.commands
-        .execute(nodeId, { type: 'RecordSignOfLife', data: { now: new Date(at).toISOString() } })
-        .catch((error: unknown) => this.logger.warn({ err: error, nodeId }, 'could not record a recovery'));
+    // One write at a time per node: each heartbeat until the registry shows the recovery would be another.
+    if (entry && entry.node.status !== 'alive' && entry.node.status !== 'left' && this.leadership.isLeader && !this.#writing.has(nodeId)) {
+      this.#record(nodeId, { type: 'RecordSignOfLife', data: { now: new Date(at).toISOString() } });
     }
   }
 
@@ -82,6 +87,8 @@ export class LivenessMonitor implements OnApplicationBootstrap, OnModuleDestroy 
     const now = Date.now();
     const interval = this.config.heartbeatIntervalMs;
     for (const { node } of this.registry.entries()) {
+      // A stalled machine sees every node silent at once: writes beyond the bound wait for the next sweep.
+      if (this.#writing.size >= MAX_WRITES_IN_FLIGHT) return;
       if (node.status === 'down' || node.status === 'left' || this.#writing.has(node.nodeId)) continue;
       const heard = this.#lastHeard.get(node.nodeId) ?? 0;
       const statusSince = Date.parse(node.statusSince);
