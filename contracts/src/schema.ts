@@ -16,9 +16,11 @@ export function payloadSchemas(refPrefix = '#/components/schemas/'): Record<stri
   }) as Record<string, JsonSchema>;
 }
 
-/** The JSON Schema of one contract's payload; nested classes are inlined under `$defs`. */
-export function schemaOf(definition: ContractDefinition): JsonSchema {
-  const all = payloadSchemas('#/$defs/');
+/**
+ * The JSON Schema of one contract's payload; nested classes are inlined under `$defs`. Pass `all`
+ * (payloadSchemas('#/$defs/')) when making many: computing it is most of the cost.
+ */
+export function schemaOf(definition: ContractDefinition, all: Record<string, JsonSchema> = payloadSchemas('#/$defs/')): JsonSchema {
   const root = all[definition.payload.name];
   if (!root) throw new Error(`no validation rules found for ${definition.payload.name}`);
   // Inline every class the root refers to, directly or through another nested class.

@@ -3,6 +3,8 @@ import { APP_GUARD } from '@nestjs/core';
 import { AccountController } from './account/account.controller.js';
 import { AppsController } from './apps/apps.controller.js';
 import { SeedsAppsController } from './apps/seeds-api.controller.js';
+import { EventHub } from './events/event-hub.js';
+import { EventsController } from './events/events.controller.js';
 import { ReadinessController } from './health/readiness.controller.js';
 import { Ingress } from './ingress/ingress.provider.js';
 import { ApiKeyGuard } from './keys/api-key.guard.js';
@@ -10,10 +12,10 @@ import { ApiKeys } from './keys/api-keys.js';
 import { KeysHandlers } from './keys/keys.handlers.js';
 import { NodesController } from './nodes/nodes.controller.js';
 
-/** The REST API: nodes today; apps, accounts and events as the grid grows. */
+/** The REST API: nodes, apps, accounts, and the grid's events for third parties. */
 @Module({
-  controllers: [NodesController, AccountController, AppsController, SeedsAppsController, ReadinessController, KeysHandlers],
+  controllers: [NodesController, AccountController, AppsController, SeedsAppsController, EventsController, ReadinessController, KeysHandlers],
   // Every route, this module's and those it gains later, is closed unless it says otherwise.
-  providers: [ApiKeys, { provide: APP_GUARD, useClass: ApiKeyGuard }, Ingress],
+  providers: [ApiKeys, { provide: APP_GUARD, useClass: ApiKeyGuard }, Ingress, EventHub],
 })
 export class GatewayModule {}
