@@ -5,6 +5,7 @@ import { AppsController } from './apps/apps.controller.js';
 import { SeedsAppsController } from './apps/seeds-api.controller.js';
 import { EventHub } from './events/event-hub.js';
 import { EventsController } from './events/events.controller.js';
+import { WsEvents } from './events/ws-events.js';
 import { ReadinessController } from './health/readiness.controller.js';
 import { Ingress } from './ingress/ingress.provider.js';
 import { ApiKeyGuard } from './keys/api-key.guard.js';
@@ -16,6 +17,6 @@ import { NodesController } from './nodes/nodes.controller.js';
 @Module({
   controllers: [NodesController, AccountController, AppsController, SeedsAppsController, EventsController, ReadinessController, KeysHandlers],
   // Every route, this module's and those it gains later, is closed unless it says otherwise.
-  providers: [ApiKeys, { provide: APP_GUARD, useClass: ApiKeyGuard }, Ingress, EventHub],
+  providers: [ApiKeys, { provide: APP_GUARD, useClass: ApiKeyGuard }, Ingress, EventHub, WsEvents],
 })
 export class GatewayModule {}

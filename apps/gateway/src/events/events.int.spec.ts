@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { EventSource } from 'eventsource';
+import { WebSocket } from 'ws';
 import { IssueApiKey } from '@mycelium/contracts';
 import { CommandClient, loadConfig, openRuntime, type RunningService, type Runtime, startService } from '@mycelium/messaging';
 import { openPostgresTestStore, openTestBus, type TestBus, type TestStore, waitFor } from '@mycelium/testing';
@@ -207,6 +208,71 @@ describe('the event API', () => {
     const { resumeFrom } = JSON.parse(notice) as { resumeFrom: string };
     const lastId = [...seen.matchAll(/^id: (\d+)$/gm)].at(-1)![1]!;
     expect(resumeFrom).toBe(lastId);
+  });
+
+  describe('over WebSocket', () => {
+    /** A `ws` client on /v1/events/ws, collecting the frames it gets. */
+    const socket = async (key: string | undefined, query = '') => {
+      const frames: Record<string, unknown>[] = [];
+      const ws = new WebSocket(`ws://127.0.0.1:${gateway.port}/v1/events/ws${query}`, key ? { headers: { authorization: `Bearer ${key}` } } : {});
+      ws.on('message', (data) => frames.push(JSON.parse(data.toString()) as Record<string, unknown>));
+      cleanups.push(() => ws.close());
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('unexpected-response', (_request, response) => reject(new Error(`HTTP ${response.statusCode}`)));
+        ws.once('error', reject);
+      });
+      const send = (frame: unknown) => ws.send(JSON.stringify(frame));
+      const frame = (predicate: (frame: Record<string, unknown>) => boolean, what: string) => waitFor(() => frames.find(predicate), { what });
+      return { ws, frames, send, frame };
+    };
+    const eventsOf = (frames: Record<string, unknown>[], id: string) =>
+      frames.filter((frame) => frame.type === 'event' && frame.subscription === id).map((frame) => (frame.event as { data: { n: number } }).data.n);
+
+    it('acknowledges subscribe and unsubscribe, and sends each subscription its events', async () => {
+      const client = await socket(keys.operator);
+      client.send({ type: 'subscribe', id: 'apps', filter: { type: 'mycelium.deployment.', subject: 'deployment/app/app_ws' } });
+      client.send({ type: 'subscribe', id: 'nodes', filter: { type: ['mycelium.spores.'] } });
+      await client.frame((frame) => frame.type === 'subscribed' && frame.id === 'apps', 'the first acknowledgement');
+      await client.frame((frame) => frame.type === 'subscribed' && frame.id === 'nodes', 'the second acknowledgement');
+      const start = counter;
+      await record('deployment/app/app_ws00000000000001', 2);
+      await record('spores/node/00000000000000000003', 1, undefined, 'mycelium.spores.node-suspected.v1');
+      await waitFor(() => eventsOf(client.frames, 'apps').length === 2 && eventsOf(client.frames, 'nodes').length === 1, { what: 'each subscription its events' });
+      expect(eventsOf(client.frames, 'apps')).toEqual([start + 1, start + 2]);
+      for (const frame of client.frames.filter((candidate) => candidate.type === 'event')) {
+        expect(new CloudEvent(frame.event as Record<string, unknown>).validate()).toBe(true);
+      }
+
+      client.send({ type: 'unsubscribe', id: 'apps' });
+      await client.frame((frame) => frame.type === 'unsubscribed' && frame.id === 'apps', 'the unsubscribe acknowledgement');
+      await record('deployment/app/app_ws00000000000001', 1);
+      await record('spores/node/00000000000000000003', 1, undefined, 'mycelium.spores.node-recovered.v1');
+      await waitFor(() => eventsOf(client.frames, 'nodes').length === 2, { what: 'the remaining subscription' });
+      expect(eventsOf(client.frames, 'apps')).toHaveLength(2);
+    });
+
+    it('resumes a subscription after a position, keeps a tenant to its own events, and names what is wrong', async () => {
+      const position = await record('deployment/app/app_wsresume00000001', 1, 'tenant-b');
+      const before = counter;
+      await record('deployment/app/app_wsresume00000001', 2, 'tenant-b');
+      await record('deployment/app/app_wsresume00000002', 2, 'tenant-a');
+      const b = await socket(keys.b);
+      b.send({ type: 'subscribe', id: 'history', after: position.toString(), filter: { subject: 'deployment/app/app_wsresume' } });
+      await waitFor(() => eventsOf(b.frames, 'history').length === 2, { what: 'tenant b’s two events after the position' });
+      expect(eventsOf(b.frames, 'history')).toEqual([before + 1, before + 2]);
+
+      b.send({ type: 'subscribe', id: 'bad', filter: { type: 'Not A Type' } });
+      expect(await b.frame((frame) => frame.type === 'error' && frame.id === 'bad', 'the refusal')).toMatchObject({ error: { code: 'VALIDATION_FAILED', field: 'type' } });
+      b.send({ type: 'subscribe', id: 'history' });
+      expect(await b.frame((frame) => frame.type === 'error' && frame.id === 'history', 'the duplicate refusal')).toMatchObject({ error: { code: 'CONFLICT', field: 'id' } });
+      b.ws.send('not json');
+      await b.frame((frame) => frame.type === 'error' && !('id' in frame), 'the malformed-frame refusal');
+
+      await expect(socket(undefined)).rejects.toThrow('HTTP 401');
+      await expect(socket(keys.nodes)).rejects.toThrow('HTTP 403');
+      await expect(socket(keys.a, '?tenant=tenant-b')).rejects.toThrow('HTTP 403');
+    });
   });
 
   it('serves the JSON Schema of every event type', async () => {
