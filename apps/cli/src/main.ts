@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { defineAgentCommand } from '@mycelium/agent';
 import { defineAppsCommands } from './commands/apps.command.js';
 import { defineCreditsCommand } from './commands/credits.command.js';
+import { defineKeysCommand } from './commands/keys.command.js';
 import { defineNetworkCommand } from './commands/network.command.js';
 import { defineNodeCommand } from './commands/node-token.command.js';
 import { defineNodesCommand } from './commands/nodes.command.js';
@@ -44,5 +45,6 @@ defineAgentCommand(program.command('agent'));
 defineNodesCommand(program);
 defineAppsCommands(program);
 defineCreditsCommand(program);
+defineKeysCommand(program);
 
 await program.parseAsync(process.argv);

@@ -1,7 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { loadConfig } from '@mycelium/messaging';
-import { SecretBox } from '@mycelium/identity';
+import { loadOrCreateSecretBox, type SecretBox } from '@mycelium/identity';
 
 export const DEPLOYMENT_CONFIG = Symbol('DEPLOYMENT_CONFIG');
 
@@ -21,19 +20,10 @@ export interface DeploymentConfig {
  */
 export function deploymentConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DeploymentConfig {
   return {
-    secrets: new SecretBox(secretsKey(env), 'MYCELIUM_SECRETS_KEY'),
+    secrets: loadOrCreateSecretBox(env, 'MYCELIUM_SECRETS_KEY', join(loadConfig(env).home, 'secrets', 'deployment.key')),
     tickMs: Number(env.MYCELIUM_SAGA_TICK_MS || 500),
     resendMs: Number(env.MYCELIUM_SAGA_RESEND_MS || 3000),
     aliveNodesMaxAgeMs: Number(env.MYCELIUM_SAGA_NODES_MAX_AGE_MS || 500),
   };
 }
 
-function secretsKey(env: NodeJS.ProcessEnv): Buffer {
-  if (env.MYCELIUM_SECRETS_KEY) return Buffer.from(env.MYCELIUM_SECRETS_KEY, 'base64');
-  const file = join(loadConfig(env).home, 'secrets', 'deployment.key');
-  if (existsSync(file)) return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const key = SecretBox.generateKey();
-  writeFileSync(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
-  return key;
-}

@@ -1,7 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { loadConfig } from '@mycelium/messaging';
-import { SecretBox } from '@mycelium/identity';
+import { loadOrCreateSecretBox, type SecretBox } from '@mycelium/identity';
 
 export const HEALING_CONFIG = Symbol('mycelium:healing-config');
 
@@ -59,7 +58,7 @@ function fraction(env: NodeJS.ProcessEnv, name: string, fallback: number): numbe
 
 export function healingConfigFromEnv(env: NodeJS.ProcessEnv = process.env): HealingConfig {
   return {
-    secrets: new SecretBox(secretsKey(env), 'MYCELIUM_HEALING_KEY'),
+    secrets: loadOrCreateSecretBox(env, 'MYCELIUM_HEALING_KEY', join(loadConfig(env).home, 'secrets', 'healing.key')),
     tickMs: integer(env, 'MYCELIUM_HEALING_TICK_MS', 500, 10),
     roundCommitMs: integer(env, 'MYCELIUM_HEALING_ROUND_COMMIT_MS', 500, 100),
     roundRevealMs: integer(env, 'MYCELIUM_HEALING_ROUND_REVEAL_MS', 500, 100),
@@ -76,16 +75,3 @@ export function healingConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Heal
   };
 }
 
-/**
- * MYCELIUM_HEALING_KEY (base64 of 32 bytes) seals webhook secrets; every healing instance of a
- * grid needs the same one. Without it, a key is created once under MYCELIUM_HOME.
- */
-function secretsKey(env: NodeJS.ProcessEnv): Buffer {
-  if (env.MYCELIUM_HEALING_KEY) return Buffer.from(env.MYCELIUM_HEALING_KEY, 'base64');
-  const file = join(loadConfig(env).home, 'secrets', 'healing.key');
-  if (existsSync(file)) return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const key = SecretBox.generateKey();
-  writeFileSync(file, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
-  return key;
-}

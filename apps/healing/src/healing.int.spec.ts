@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { GetIncident, type IncidentView, ListIncidents, ReplicaCircuitOpened, SetWebhook } from '@mycelium/contracts';
 import { waitFor } from '@mycelium/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signBody } from './alerts/webhook-delivery.js';
+import { signBody } from '@mycelium/messaging';
 import { incidentIdFor, rolloutIncidentId } from './domain/incident/incident.js';
 import { AppReplicaFailed, AppReplicaHealthy, AppReplicaRestarted, AppRolloutFailed, type HealingFixture, newAppId, newNodeId, openHealingFixture } from './healing.fixture.js';
 

@@ -2,4 +2,3 @@ export { HealingModule } from './healing.module.js';
 export { configuredHealingService, healingService } from './healing.service.js';
 export { type HealingConfig, healingConfigFromEnv } from './healing.config.js';
 export { SecretBox } from '@mycelium/identity';
-export { SIGNATURE_HEADER, signBody } from './alerts/webhook-delivery.js';

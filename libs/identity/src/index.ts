@@ -21,4 +21,4 @@ export {
   type UserPermissions,
 } from './nats-authority.js';
 export { initNetwork, loadNetwork, type Network, NetworkExistsError, networkExists, type NetworkInfo, NoNetworkError } from './network.js';
-export { SecretBox } from './secret-box.js';
+export { loadOrCreateSecretBox, SecretBox } from './secret-box.js';

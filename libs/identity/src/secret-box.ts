@@ -1,4 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /**
  * Values a service must be able to read back but that never enter the log in clear (an app's secret
@@ -34,4 +36,23 @@ export class SecretBox {
     decipher.setAuthTag(tag);
     return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
   }
+}
+
+/**
+ * A service's SecretBox: its key from `variable` (base64 of 32 bytes; every instance of the service
+ * needs the same), or else made once in `file` (0600) and read from there ever after.
+ */
+export function loadOrCreateSecretBox(env: NodeJS.ProcessEnv, variable: string, file: string): SecretBox {
+  const given = env[variable];
+  if (given) return new SecretBox(Buffer.from(given, 'base64'), variable);
+  if (!existsSync(file)) {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    try {
+      writeFileSync(file, `${SecretBox.generateKey().toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+    } catch (error) {
+      // Another process made it first: use theirs.
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+  return new SecretBox(Buffer.from(readFileSync(file, 'utf8').trim(), 'base64'), variable);
 }

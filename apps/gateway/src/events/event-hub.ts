@@ -42,6 +42,7 @@ const CATCH_UP_PAGE = 500;
 @Injectable()
 export class EventHub implements OnModuleInit, OnModuleDestroy {
   readonly #live = new Set<Live>();
+  readonly #advanced = new Set<() => void>();
   readonly #stop = new AbortController();
   /** Every event up to here has been handed to the live subscribers. */
   #position = 0n;
@@ -106,6 +107,13 @@ export class EventHub implements OnModuleInit, OnModuleDestroy {
       }
     }
     this.#position = last;
+    for (const listener of this.#advanced) listener();
+  }
+
+  /** Calls `listener` whenever new events have been handed on; returns a function that stops it. */
+  onAdvance(listener: () => void): () => void {
+    this.#advanced.add(listener);
+    return () => this.#advanced.delete(listener);
   }
 
   /**

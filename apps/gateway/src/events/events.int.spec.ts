@@ -1,12 +1,14 @@
 import { createServer, type Server, type Socket, connect as connectTcp } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudEvent, HTTP } from 'cloudevents';
 import { EventSource } from 'eventsource';
 import { WebSocket } from 'ws';
 import { IssueApiKey } from '@mycelium/contracts';
-import { CommandClient, loadConfig, openRuntime, type RunningService, type Runtime, startService } from '@mycelium/messaging';
+import { CommandClient, loadConfig, openRuntime, type RunningService, type Runtime, signBody, startService } from '@mycelium/messaging';
 import { openPostgresTestStore, openTestBus, type TestBus, type TestStore, waitFor } from '@mycelium/testing';
 import { createLogger } from '@mycelium/telemetry';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +55,7 @@ describe('the event API', () => {
 
   beforeAll(async () => {
     process.env.MYCELIUM_EVENTS_MAX_PENDING_BYTES = String(1024 * 1024);
+    Object.assign(process.env, { MYCELIUM_WEBHOOK_ATTEMPTS: '3', MYCELIUM_WEBHOOK_BACKOFF_MS: '20', MYCELIUM_WEBHOOK_TIMEOUT_MS: '2000', MYCELIUM_GATEWAY_KEY: randomBytes(32).toString('base64') });
     db = await openPostgresTestStore();
     bus = await openTestBus();
     const dir = mkdtempSync(join(tmpdir(), 'events-'));
@@ -74,7 +77,7 @@ describe('the event API', () => {
     for (const cleanup of cleanups.splice(0)) await cleanup();
   });
   afterAll(async () => {
-    delete process.env.MYCELIUM_EVENTS_MAX_PENDING_BYTES;
+    for (const name of ['MYCELIUM_EVENTS_MAX_PENDING_BYTES', 'MYCELIUM_WEBHOOK_ATTEMPTS', 'MYCELIUM_WEBHOOK_BACKOFF_MS', 'MYCELIUM_WEBHOOK_TIMEOUT_MS', 'MYCELIUM_GATEWAY_KEY']) delete process.env[name];
     await gateway?.stop();
     await runtime?.close();
     await bus?.dispose();
@@ -272,6 +275,101 @@ describe('the event API', () => {
       await expect(socket(undefined)).rejects.toThrow('HTTP 401');
       await expect(socket(keys.nodes)).rejects.toThrow('HTTP 403');
       await expect(socket(keys.a, '?tenant=tenant-b')).rejects.toThrow('HTTP 403');
+    });
+  });
+
+  describe('by webhook', () => {
+    interface Received {
+      headers: Record<string, string>;
+      body: string;
+    }
+    /** A receiver on a local port: it records each request, answering `status()`. */
+    const receiver = async (status: () => number = () => 204) => {
+      const received: Received[] = [];
+      const server = createHttpServer((request, response) => {
+        let body = '';
+        request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        request.on('end', () => {
+          const code = status();
+          if (code < 300) received.push({ headers: request.headers as Record<string, string>, body });
+          response.writeHead(code).end();
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`, received };
+    };
+    const call = async (method: string, path: string, key: string, body?: unknown) => {
+      const response = await fetch(`${base}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await response.text();
+      return { status: response.status, body: (text ? JSON.parse(text) : undefined) as Record<string, unknown> };
+    };
+    const numbers = (received: Received[], binary = false) => received.map((request) => (binary ? (JSON.parse(request.body) as { n: number }).n : (JSON.parse(request.body) as { data: { n: number } }).data.n));
+
+    it('POSTs a tenant’s events, signed, as CloudEvents the SDK reads in structured and binary mode', async () => {
+      const structured = await receiver();
+      const binary = await receiver();
+      const created = await call('POST', '/v1/subscriptions', keys.a!, { url: structured.url, subject: 'deployment/app/app_hook' });
+      expect(created).toMatchObject({ status: 201, body: { subscriptionId: expect.stringMatching(/^sub_/), mode: 'structured', tenant: 'tenant-a', status: 'active' } });
+      const secret = created.body.secret as string;
+      const forBinary = await call('POST', '/v1/subscriptions', keys.operator!, { url: binary.url, mode: 'binary', types: ['mycelium.deployment.app-'], subject: 'deployment/app/app_hook', secret: 'a-secret-of-sixteen-chars' });
+      expect(forBinary.body.secret).toBeUndefined();
+
+      const start = counter;
+      await record('deployment/app/app_hook0000000000001', 2, 'tenant-a');
+      await record('deployment/app/app_hook0000000000002', 1, 'tenant-b');
+      await waitFor(() => structured.received.length === 2 && binary.received.length === 3, { what: 'the deliveries' });
+      expect(numbers(structured.received)).toEqual([start + 1, start + 2]);
+      expect(numbers(binary.received, true)).toEqual([start + 1, start + 2, start + 3]);
+      for (const request of structured.received) {
+        expect(request.headers['x-mycelium-signature']).toBe(signBody(request.body, secret));
+        const event = HTTP.toEvent({ headers: request.headers, body: request.body }) as CloudEvent;
+        expect(event.validate()).toBe(true);
+        expect(event.tenant).toBe('tenant-a');
+      }
+      for (const request of binary.received) {
+        expect(request.headers['x-mycelium-signature']).toBe(signBody(request.body, 'a-secret-of-sixteen-chars'));
+        const event = HTTP.toEvent({ headers: request.headers, body: request.body }) as CloudEvent;
+        expect(event.validate()).toBe(true);
+        expect(event.type).toBe('mycelium.deployment.app-scaled.v1');
+      }
+      // The other tenant neither sees the subscription nor can touch it.
+      const id = created.body.subscriptionId as string;
+      expect((await call('GET', `/v1/subscriptions/${id}`, keys.b!)).status).toBe(404);
+      expect((await call('GET', '/v1/subscriptions', keys.b!)).body.subscriptions).toEqual([]);
+      await waitFor(async () => ((await call('GET', `/v1/subscriptions/${id}/deliveries`, keys.a!)).body.deliveries as unknown[]).length > 0, { what: 'the delivery record' });
+      expect(((await call('GET', `/v1/subscriptions/${id}/deliveries`, keys.a!)).body.deliveries as { kind: string }[])[0]).toMatchObject({ kind: 'delivered' });
+    });
+
+    it('retries, disables the subscription when a receiver keeps failing, and resumes at that event once enabled', async () => {
+      let failing = true;
+      const flaky = await receiver(() => (failing ? 503 : 200));
+      const created = await call('POST', '/v1/subscriptions', keys.operator!, { url: flaky.url, subject: 'deployment/app/app_flaky' });
+      const id = created.body.subscriptionId as string;
+      const start = counter;
+      await record('deployment/app/app_flaky000000000001', 2);
+      await waitFor(async () => (await call('GET', `/v1/subscriptions/${id}`, keys.operator!)).body.status === 'disabled', { what: 'the subscription to be disabled' });
+      const { body } = await call('GET', `/v1/subscriptions/${id}/deliveries`, keys.operator!);
+      expect(body.deliveries).toEqual([
+        expect.objectContaining({ kind: 'failed', attempts: 3, status: 503, error: 'HTTP 503' }),
+        expect.objectContaining({ kind: 'disabled', reason: expect.stringMatching(/every one of 3 attempts .* enable the subscription/) }),
+      ]);
+      const logged = await db.store.readStream(`gateway/subscription/${id}`);
+      expect(logged.map((event) => event.type)).toContain('mycelium.gateway.subscription-disabled.v1');
+
+      failing = false;
+      expect(await call('POST', `/v1/subscriptions/${id}/enable`, keys.operator!)).toMatchObject({ status: 200, body: { status: 'active' } });
+      await waitFor(() => flaky.received.length === 2, { what: 'both events once enabled' });
+      expect(numbers(flaky.received)).toEqual([start + 1, start + 2]);
+
+      expect(await call('POST', '/v1/subscriptions', keys.operator!, { url: 'ftp://example.com' })).toMatchObject({ status: 400, body: { error: { field: 'url' } } });
+      expect(await call('POST', '/v1/subscriptions', keys.operator!, { url: flaky.url, mode: 'carrier-pigeon' })).toMatchObject({ status: 400, body: { error: { field: 'mode' } } });
+      expect((await call('DELETE', `/v1/subscriptions/${id}`, keys.operator!)).status).toBe(204);
+      expect((await call('GET', `/v1/subscriptions/${id}`, keys.operator!)).status).toBe(404);
     });
   });
 

@@ -33,6 +33,18 @@ describe('ApiKeys', () => {
     expect(keys.status().waitingIssues).toBe(0);
   });
 
+  it('refuses a revoked key from the moment revoke answers, and lists keys without their secrets', async () => {
+    const issued = await keys.issue({ name: 'to revoke', scopes: ['events:read'], tenant: 'acme' });
+    expect(keys.check(issued.key)).toBeDefined();
+    expect(await keys.revoke(issued.keyId, 'leaked in a log')).toBe(true);
+    expect(keys.check(issued.key)).toBeUndefined();
+    expect(await keys.revoke(issued.keyId, 'again')).toBe(false);
+    await expect(keys.revoke('0000000000000000', 'unknown')).rejects.toMatchObject({ code: 'NOT_FOUND', field: 'keyId' });
+    const listed = keys.list('acme');
+    expect(listed).toEqual([expect.objectContaining({ keyId: issued.keyId, name: 'to revoke', tenant: 'acme', scopes: ['events:read'], revokedAt: expect.any(String) })]);
+    expect(JSON.stringify(keys.list())).not.toMatch(/secretHash|myc_/);
+  });
+
   it('resumes from where it stopped after the event store fails, logging each failure, and then accepts new keys', async () => {
     const before = await keys.issue({ name: 'before', scopes: ['admin'] });
     // A real store failure: the events table is gone for a while (as during a restore or a failover).

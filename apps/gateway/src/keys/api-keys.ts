@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { ApiKeyIssued, type ApiKeyIssuedV1, type ApiKeyScope } from '@mycelium/contracts';
+import { ApiKeyIssued, type ApiKeyIssuedV1, ApiKeyRevoked, type ApiKeyRevokedV1, type ApiKeyScope, type ApiKeyView, CommandRejection, ErrorCodes } from '@mycelium/contracts';
 import { type EventStore, followAll, type RecordedEvent } from '@mycelium/eventstore';
 import { EVENT_STORE, SERVICE_LOGGER } from '@mycelium/messaging';
 import type { Logger } from '@mycelium/telemetry';
@@ -45,7 +45,7 @@ const hashOf = (secret: string) => createHash('sha256').update(secret).digest('h
  */
 @Injectable()
 export class ApiKeys implements OnModuleInit, OnModuleDestroy {
-  readonly #keys = new Map<string, ApiKeyIssuedV1>();
+  readonly #keys = new Map<string, ApiKeyIssuedV1 & { revokedAt?: string }>();
   readonly #stop = new AbortController();
   /** Everything in the log up to here has been read: where reading resumes after a failure. */
   #position = 0n;
@@ -103,6 +103,10 @@ export class ApiKeys implements OnModuleInit, OnModuleDestroy {
     if (event.type === ApiKeyIssued.type) {
       const issued = event.data as ApiKeyIssuedV1;
       this.#keys.set(issued.keyId, issued);
+    } else if (event.type === ApiKeyRevoked.type) {
+      const revoked = event.data as ApiKeyRevokedV1;
+      const known = this.#keys.get(revoked.keyId);
+      if (known) this.#keys.set(revoked.keyId, { ...known, revokedAt: revoked.at });
     }
     this.#advance(event.position);
   }
@@ -162,6 +166,27 @@ export class ApiKeys implements OnModuleInit, OnModuleDestroy {
     return { keyId, key: `myc_${keyId}_${secret}` };
   }
 
+  /** Revokes a key; false when it was revoked already. Answers once this instance refuses it. */
+  async revoke(keyId: string, reason: string): Promise<boolean> {
+    const stream = `${STREAM_PREFIX}${keyId}`;
+    const history = await this.store.readStream(stream);
+    if (history.length === 0) throw new CommandRejection({ code: ErrorCodes.NotFound, message: `no API key ${keyId}`, field: 'keyId' });
+    if (history.some((event) => event.type === ApiKeyRevoked.type)) return false;
+    const { lastPosition } = await this.store.append(stream, [{ type: ApiKeyRevoked.type, data: { keyId, reason, at: new Date().toISOString() } }], {
+      expectedVersion: history.at(-1)!.streamVersion,
+    });
+    await this.#reached(lastPosition, ISSUE_VISIBLE_MS);
+    return true;
+  }
+
+  /** Every key known here, newest first, never a secret or its hash. */
+  list(tenant?: string): ApiKeyView[] {
+    return [...this.#keys.values()]
+      .filter((key) => tenant === undefined || key.tenant === tenant)
+      .map(({ keyId, name, tenant: keyTenant, scopes, at, revokedAt }) => ({ keyId, name, ...(keyTenant ? { tenant: keyTenant } : {}), scopes, issuedAt: at, ...(revokedAt ? { revokedAt } : {}) }))
+      .sort((a, b) => b.issuedAt.localeCompare(a.issuedAt));
+  }
+
   /** Resolves once the log has been read up to `position`, or after `timeoutMs`. */
   async #reached(position: bigint, timeoutMs: number): Promise<void> {
     if (this.#position >= position) return;
@@ -184,7 +209,7 @@ export class ApiKeys implements OnModuleInit, OnModuleDestroy {
     const match = KEY.exec(presented);
     if (!match) return undefined;
     const known = this.#keys.get(match[1]!);
-    if (!known) return undefined;
+    if (!known || known.revokedAt) return undefined;
     const expected = Buffer.from(known.secretHash, 'hex');
     const actual = Buffer.from(hashOf(match[2]!), 'hex');
     if (!timingSafeEqual(expected, actual)) return undefined;

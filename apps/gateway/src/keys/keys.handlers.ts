@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
-import { IssueApiKey, type IssueApiKeyV1 } from '@mycelium/contracts';
+import { type ApiKeyView, IssueApiKey, type IssueApiKeyV1, ListApiKeys, type ListApiKeysV1, RevokeApiKey, type RevokeApiKeyV1 } from '@mycelium/contracts';
 import { OnCommand } from '@mycelium/messaging';
 import { ApiKeys } from './api-keys.js';
 
@@ -12,5 +12,16 @@ export class KeysHandlers {
   @OnCommand(IssueApiKey)
   async issue(@Payload() request: IssueApiKeyV1): Promise<{ keyId: string; key: string }> {
     return this.keys.issue(request);
+  }
+
+  @OnCommand(RevokeApiKey)
+  async revoke(@Payload() request: RevokeApiKeyV1): Promise<{ keyId: string; revoked: boolean }> {
+    return { keyId: request.keyId, revoked: await this.keys.revoke(request.keyId, request.reason) };
+  }
+
+  @OnCommand(ListApiKeys)
+  async list(@Payload() request: ListApiKeysV1): Promise<{ keys: ApiKeyView[] }> {
+    await this.keys.ready;
+    return { keys: this.keys.list(request.tenant) };
   }
 }

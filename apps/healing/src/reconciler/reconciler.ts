@@ -1,9 +1,8 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { type CommandReply, EvacuateNode, OpenRound, RetireReplica, SetNodeTrust } from '@mycelium/contracts';
 import type { EventStore, Lease } from '@mycelium/eventstore';
-import { COMMAND_CLIENT, type CommandClient, EVENT_STORE, SERVICE_LOGGER } from '@mycelium/messaging';
+import { COMMAND_CLIENT, type CommandClient, deliverWebhook, EVENT_STORE, SERVICE_LOGGER } from '@mycelium/messaging';
 import type { Logger } from '@mycelium/telemetry';
-import { deliverWebhook } from '../alerts/webhook-delivery.js';
 import type { IncidentCommand } from '../domain/incident/incident.decider.js';
 import type { IncidentState } from '../domain/incident/incident.js';
 import { type IncidentStep, planIncident } from '../domain/incident/plan.js';
@@ -190,10 +189,7 @@ export class Reconciler implements OnApplicationBootstrap, OnModuleDestroy {
     if (!webhook.url || !webhook.sealedSecret) return;
     const secret = this.config.secrets.open(webhook.sealedSecret, `webhook:${tenant}`);
     const result = await deliverWebhook(
-      webhook.url,
-      secret,
-      alert.alertId,
-      JSON.stringify(alert.body),
+      { url: webhook.url, body: JSON.stringify(alert.body), headers: { 'content-type': 'application/json', 'X-Mycelium-Alert-Id': alert.alertId }, secret },
       { attempts: this.config.alertAttempts, backoffMs: this.config.alertBackoffMs, maxBackoffMs: this.config.alertMaxBackoffMs, timeoutMs: this.config.alertTimeoutMs },
       () => this.#stopped,
     );

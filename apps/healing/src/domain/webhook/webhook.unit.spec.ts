@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { signBody } from '../../alerts/webhook-delivery.js';
+import { signBody } from '@mycelium/messaging';
 import { SecretBox } from '@mycelium/identity';
 import { type WebhookCommand, webhookDecider } from './webhook.js';
 

@@ -16,12 +16,22 @@ export interface DeliveryPolicy {
 
 export type DeliveryResult = { ok: true; attempts: number; status: number } | { ok: false; attempts: number; status?: number; error: string };
 
+/** A webhook request: its body, signed with the receiver's secret, and its own headers. */
+export interface WebhookRequest {
+  url: string;
+  body: string;
+  /** Headers besides the signature: the content type, an id receivers drop repeats by. */
+  headers: Record<string, string>;
+  secret: string;
+}
+
 /**
- * POSTs the signed body until the receiver answers 2xx, with exponential backoff between
- * attempts, and gives up after the last. The alert id travels as a header so receivers can drop
- * a repeat (after a failover the new reconciler may send an alert again).
+ * POSTs the signed body (`X-Mycelium-Signature: sha256=<HMAC>`) until the receiver answers 2xx,
+ * with exponential backoff between attempts, and gives up after the last. Delivery is at least
+ * once: the request's id header lets a receiver drop a repeat (after a failover, say).
  */
-export async function deliverWebhook(url: string, secret: string, alertId: string, body: string, policy: DeliveryPolicy, stopped: () => boolean = () => false): Promise<DeliveryResult> {
+export async function deliverWebhook(request: WebhookRequest, policy: DeliveryPolicy, stopped: () => boolean = () => false): Promise<DeliveryResult> {
+  const { url, body, secret } = request;
   let lastError = '';
   let lastStatus: number | undefined;
   let attempt = 1;
@@ -29,7 +39,7 @@ export async function deliverWebhook(url: string, secret: string, alertId: strin
     try {
       const response = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signBody(body, secret), 'X-Mycelium-Alert-Id': alertId },
+        headers: { ...request.headers, [SIGNATURE_HEADER]: signBody(body, secret) },
         body,
         signal: AbortSignal.timeout(policy.timeoutMs),
       });
