@@ -39,6 +39,7 @@ export {
   InstanceStartedV1,
   InstanceStoppedV1,
 } from './platform/instance-lifecycle.v1.js';
+export { type AggregateAt, LOG_POINT, type StateAt, StateAtV1, STATEFUL_SERVICES, type StatefulService, stateAtOf } from './platform/state-at.command.js';
 export { GRID_SERVICES, type GridService, gridContracts, gridRegistry, lifecycleOf } from './services.js';
 export * from './spores/index.js';
 export * from './gateway/index.js';

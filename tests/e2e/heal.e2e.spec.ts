@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
@@ -103,6 +104,17 @@ describe('self-healing (real services, agents and processes)', () => {
       req.end();
     });
 
+  /** `myc` against this grid: its exit code and output. */
+  const myc = (args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [join(root, 'apps', 'cli', 'dist', 'main.js'), ...args],
+        { env: { ...process.env, ...env() }, maxBuffer: 16 * 1024 * 1024 },
+        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+
   beforeAll(async () => {
     db = await openPostgresTestStore();
     bus = await openTestBus();
@@ -136,7 +148,7 @@ describe('self-healing (real services, agents and processes)', () => {
     await db?.dispose();
   }, 60_000);
 
-  it('SIGKILL a node running 2 of an app’s 3 replicas: an incident opens, a round confirms it down, the replicas start elsewhere, traffic keeps succeeding, the incident resolves', async () => {
+  it('SIGKILL a node running 2 of an app’s 3 replicas: an incident opens, a round confirms it down, the replicas start elsewhere, traffic keeps succeeding, the incident resolves; the log then shows the app as it was midway, the incident across services, and replays as recorded', async () => {
     const a = await startAgent('node-a', 'zone-a');
     const b = await startAgent('node-b', 'zone-b');
     await startAgent('node-c', 'zone-c');
@@ -160,6 +172,11 @@ describe('self-healing (real services, agents and processes)', () => {
     if (!deployed.ok) throw new Error(deployed.error.message);
     const appId = deployed.result.appId;
     const active = await waitFor(async () => ((await appOf(appId)).status === 'active' ? appOf(appId) : undefined), { timeoutMs: 60_000, what: 'the app active' });
+    // A moment in the middle of the scenario, and what the live service showed then.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const middle = new Date().toISOString();
+    const shownThen = await appOf(appId);
+    await new Promise((resolve) => setTimeout(resolve, 200));
     const byNode = (node: string) => active.replicas.filter((replica) => replica.nodeId === node);
     const victim = byNode(a).length === 2 ? a : b;
     expect(byNode(victim)).toHaveLength(2);
@@ -202,6 +219,33 @@ describe('self-healing (real services, agents and processes)', () => {
     expect(healed.replicas.every((replica) => replica.nodeId !== victim)).toBe(true);
     expect(failed).toBe(0);
     expect(served).toBeGreaterThan(0);
+
+    // The operators' view of what happened, from the log.
+    const then = await myc(['state', 'deployment', appId, '--at', middle, '--json']);
+    expect(then.code, then.stderr).toBe(0);
+    const rebuilt = (JSON.parse(then.stdout) as { aggregates: { state: AppView }[] }).aggregates[0]!.state;
+    expect(rebuilt).toEqual(shownThen);
+    expect(rebuilt.replicas.some((replica) => replica.nodeId === victim)).toBe(true);
+
+    const timeline = await myc(['timeline', incident.incidentId, '--json']);
+    expect(timeline.code, timeline.stderr).toBe(0);
+    const entries = (JSON.parse(timeline.stdout) as { entries: { position: string; service: string; type: string }[] }).entries;
+    const positions = entries.map((entry) => BigInt(entry.position));
+    expect(positions).toEqual([...positions].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0)));
+    expect(new Set(entries.map((entry) => entry.service))).toEqual(new Set(['healing', 'consensus']));
+    const types = entries.map((entry) => entry.type);
+    expect(types[0]).toBe('mycelium.healing.incident-opened.v1');
+    expect(types.indexOf('mycelium.consensus.round-opened.v1')).toBeLessThan(types.indexOf('mycelium.consensus.round-closed.v1'));
+    expect(types.at(-1)).toBe('mycelium.healing.incident-resolved.v1');
+
+    const replayed = await myc(['replay', '--from', '0', '--json']);
+    expect(replayed.code, replayed.stdout + replayed.stderr).toBe(0);
+    const projections = (JSON.parse(replayed.stdout) as { projections: { name: string; events: number; differing: number }[] }).projections;
+    expect(projections.map((projection) => projection.name).sort()).toEqual(['aggregates', 'event-types']);
+    for (const projection of projections) {
+      expect(projection.events).toBeGreaterThan(50);
+      expect(projection.differing).toBe(0);
+    }
   });
 
   it('a node that lost the control plane but answers its peers: the round says "up", nothing is evicted', async () => {

@@ -3,6 +3,7 @@ import { Accounts } from './accounts/accounts.js';
 import { BILLING_CONFIG, type BillingConfig, billingConfigFromEnv } from './billing.config.js';
 import { AccountHandlers } from './handlers/account.handlers.js';
 import { MeterHandlers } from './handlers/meter.handlers.js';
+import { StateHandlers } from './handlers/state.handlers.js';
 import { ReservationHandlers } from './handlers/reservation.handlers.js';
 import { Leadership } from './metering/leadership.js';
 import { MeteringLoop } from './metering/metering-loop.js';
@@ -15,7 +16,7 @@ export class BillingModule {
   static forRoot(config?: BillingConfig): DynamicModule {
     return {
       module: BillingModule,
-      controllers: [AccountHandlers, ReservationHandlers, MeterHandlers],
+      controllers: [AccountHandlers, ReservationHandlers, MeterHandlers, StateHandlers],
       providers: [
         config ? { provide: BILLING_CONFIG, useValue: config } : { provide: BILLING_CONFIG, useFactory: () => billingConfigFromEnv() },
         Accounts,

@@ -65,3 +65,15 @@ export function parseDuration(text: string): number {
   if (!match) throw new Error(`${text} is not a duration: use a number with s, m, h or d, e.g. 24h`);
   return Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[match[2] as 's' | 'm' | 'h' | 'd'];
 }
+
+/**
+ * The gateway and an API key to call it with: MYCELIUM_GATEWAY and MYCELIUM_API_KEY, else the
+ * running local grid's gateway and the admin key `myc up` keeps in credentials.json.
+ */
+export function readCredentials(home = gridHome()): { gateway: string; apiKey: string } | undefined {
+  const file = join(home, 'credentials.json');
+  const saved = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { apiKey?: string; gateway?: string }) : {};
+  const apiKey = process.env.MYCELIUM_API_KEY || saved.apiKey;
+  const gateway = process.env.MYCELIUM_GATEWAY || readGridFile(home)?.gateway || saved.gateway;
+  return apiKey && gateway ? { gateway: gateway.replace(/\/$/, ''), apiKey } : undefined;
+}

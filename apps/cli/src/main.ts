@@ -3,6 +3,9 @@ import { Command, InvalidArgumentError } from 'commander';
 import { defineAgentCommand } from '@mycelium/agent';
 import { defineAppsCommands } from './commands/apps.command.js';
 import { defineCreditsCommand } from './commands/credits.command.js';
+import { defineEventsCommands } from './commands/events.command.js';
+import { defineHistoryCommands } from './commands/history.command.js';
+import { defineProjectionsCommands } from './commands/projections.command.js';
 import { defineKeysCommand } from './commands/keys.command.js';
 import { defineNetworkCommand } from './commands/network.command.js';
 import { defineNodeCommand } from './commands/node-token.command.js';
@@ -46,5 +49,8 @@ defineNodesCommand(program);
 defineAppsCommands(program);
 defineCreditsCommand(program);
 defineKeysCommand(program);
+defineEventsCommands(program);
+defineHistoryCommands(program);
+defineProjectionsCommands(program);
 
 await program.parseAsync(process.argv);

@@ -3,6 +3,7 @@ import { RoundCloser } from './closer/round-closer.js';
 import { CONSENSUS_CONFIG, type ConsensusConfig, consensusConfigFromEnv } from './consensus.config.js';
 import { ConsensusDirectory } from './directory/consensus-directory.js';
 import { RoundsHandlers } from './handlers/rounds.handlers.js';
+import { StateHandlers } from './handlers/state.handlers.js';
 import { AliveNodes } from './protocol/alive-nodes.js';
 import { Invitations } from './protocol/invitations.js';
 import { VoteListener } from './protocol/vote-listener.js';
@@ -14,7 +15,7 @@ export class ConsensusModule {
   static forRoot(config?: ConsensusConfig): DynamicModule {
     return {
       module: ConsensusModule,
-      controllers: [RoundsHandlers],
+      controllers: [RoundsHandlers, StateHandlers],
       providers: [
         config ? { provide: CONSENSUS_CONFIG, useValue: config } : { provide: CONSENSUS_CONFIG, useFactory: () => consensusConfigFromEnv() },
         ConsensusDirectory,

@@ -4,6 +4,7 @@ import { ReplicaObservations } from './agents/replica-observations.js';
 import { DEPLOYMENT_CONFIG, type DeploymentConfig, deploymentConfigFromEnv } from './deployment.config.js';
 import { AppDirectory } from './directory/app-directory.js';
 import { AppsHandlers } from './handlers/apps.handlers.js';
+import { StateHandlers } from './handlers/state.handlers.js';
 import { SagaRunner } from './saga/saga-runner.js';
 
 /** Applications, their replicas and the deploy saga. */
@@ -13,7 +14,7 @@ export class DeploymentModule {
   static forRoot(config?: DeploymentConfig): DynamicModule {
     return {
       module: DeploymentModule,
-      controllers: [AppsHandlers],
+      controllers: [AppsHandlers, StateHandlers],
       providers: [
         config ? { provide: DEPLOYMENT_CONFIG, useValue: config } : { provide: DEPLOYMENT_CONFIG, useFactory: () => deploymentConfigFromEnv() },
         AppDirectory,

@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { AlertHandlers } from './handlers/alert.handlers.js';
 import { FactHandlers } from './handlers/fact.handlers.js';
 import { IncidentHandlers } from './handlers/incident.handlers.js';
+import { StateHandlers } from './handlers/state.handlers.js';
 import { HEALING_CONFIG, type HealingConfig, healingConfigFromEnv } from './healing.config.js';
 import { Incidents } from './incidents/incidents.js';
 import { Reconciler } from './reconciler/reconciler.js';
@@ -13,7 +14,7 @@ export class HealingModule {
   static forRoot(config?: HealingConfig): DynamicModule {
     return {
       module: HealingModule,
-      controllers: [FactHandlers, AlertHandlers, IncidentHandlers],
+      controllers: [FactHandlers, AlertHandlers, IncidentHandlers, StateHandlers],
       providers: [
         config ? { provide: HEALING_CONFIG, useValue: config } : { provide: HEALING_CONFIG, useFactory: () => healingConfigFromEnv() },
         Incidents,

@@ -1,5 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { NetworkHandlers } from './handlers/network.handlers.js';
+import { StateHandlers } from './handlers/state.handlers.js';
 import { NodesHandlers } from './handlers/nodes.handlers.js';
 import { Leadership } from './leadership/leadership.js';
 import { LivenessMonitor } from './leadership/liveness-monitor.js';
@@ -17,7 +18,7 @@ export class SporesModule {
   static forRoot(config?: SporesConfig): DynamicModule {
     return {
       module: SporesModule,
-      controllers: [NodesHandlers, NetworkHandlers],
+      controllers: [NodesHandlers, NetworkHandlers, StateHandlers],
       providers: [
         config ? { provide: SPORES_CONFIG, useValue: config } : { provide: SPORES_CONFIG, useFactory: () => sporesConfigFromEnv() },
         NodeRegistry,

@@ -44,9 +44,11 @@ import { StopMeter } from './stop-meter.command.js';
 import { TopUpCredits } from './top-up-credits.command.js';
 import { UpdateMeter } from './update-meter.command.js';
 import { UsageCharged } from './usage-charged.v1.js';
+import { stateAtOf } from '../platform/state-at.command.js';
 
 /** Every contract of the billing service. */
 export const billingContracts = [
+  stateAtOf.billing,
   CreditsToppedUp,
   CreditsReserved,
   CreditsConverted,

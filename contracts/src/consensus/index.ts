@@ -10,6 +10,7 @@ import { GetTrust } from './get-trust.command.js';
 import { OpenRound } from './open-round.command.js';
 import { RoundClosed, RoundOpened, VoteCommitted, VoteRevealed } from './round-events.v1.js';
 import { TrustChanged } from './trust-changed.v1.js';
+import { stateAtOf } from '../platform/state-at.command.js';
 
 /** Every contract of the consensus service. */
-export const consensusContracts = [RoundOpened, VoteCommitted, VoteRevealed, RoundClosed, TrustChanged, OpenRound, GetRound, GetTrust];
+export const consensusContracts = [stateAtOf.consensus, RoundOpened, VoteCommitted, VoteRevealed, RoundClosed, TrustChanged, OpenRound, GetRound, GetTrust];

@@ -6,6 +6,7 @@ import { AppSpecV1, MAX_REPLICAS } from './app-spec.js';
 import type { LoadBalancingStrategy } from './list-routes.command.js';
 import type { LogLine } from './workload-protocol.js';
 import { APP_ID } from './suspend-app.command.js';
+import { LOG_POINT } from '../platform/state-at.command.js';
 
 /** Error codes of the deployment service, beside the shared ones. */
 export const DeploymentErrors = {
@@ -48,6 +49,21 @@ export class ScaleAppV1 extends AppTarget {
   @Min(1, { message: 'replicas must be at least 1 (to run none, stop the app)' })
   @Max(MAX_REPLICAS)
   replicas!: number;
+}
+
+export class RollbackAppV1 extends AppTarget {
+  /** The moment whose version and scale the app returns to: a log position or an RFC 3339 time. */
+  @Matches(LOG_POINT, { message: 'to must be a log position or an RFC 3339 time, e.g. 2026-12-03T10:00:00Z' })
+  to!: string;
+}
+
+export interface RollbackResult {
+  appId: string;
+  /** update: a rollout to the version it ran then (at the scale it had); scale: only the scale differed; none: it is as it was. */
+  action: 'update' | 'scale' | 'none';
+  version: string;
+  replicas: number;
+  rolloutId?: string;
 }
 
 export class StopAppV1 extends AppTarget {
@@ -183,4 +199,10 @@ export const GetAppLogs = defineCommand<GetAppLogsV1, { replicas: { replicaId: s
   description: 'The newest log lines of the app’s replicas, asked of their nodes.',
 });
 
-export const appCommands = [DeployApp, UpdateApp, ScaleApp, StopApp, DeleteApp, GetApp, ListApps, GetAppEvents, GetAppLogs];
+export const RollbackApp = defineCommand<RollbackAppV1, RollbackResult>({
+  service: 'deployment',
+  name: 'app.rollback',
+  payload: RollbackAppV1,
+  description: 'Returns an app to the version and scale it had at a moment, through an ordinary update or scale: new events, history untouched.',
+});
+export const appCommands = [DeployApp, UpdateApp, ScaleApp, RollbackApp, StopApp, DeleteApp, GetApp, ListApps, GetAppEvents, GetAppLogs];

@@ -11,6 +11,7 @@ import { appEvents } from './app-events.v1.js';
 import { ListRoutes } from './list-routes.command.js';
 import { EvacuateNode, RetireReplica } from './node-commands.js';
 import { SuspendApp } from './suspend-app.command.js';
+import { stateAtOf } from '../platform/state-at.command.js';
 
 /** Every contract of the deployment service. */
-export const deploymentContracts = [...appEvents, ...appCommands, ListRoutes, SuspendApp, EvacuateNode, RetireReplica];
+export const deploymentContracts = [stateAtOf.deployment, ...appEvents, ...appCommands, ListRoutes, SuspendApp, EvacuateNode, RetireReplica];

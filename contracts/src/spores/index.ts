@@ -34,9 +34,11 @@ import { GetNetwork, NetworkChangeApproved, NetworkChangeProposed, NetworkChange
 import { QueryNodes } from './query-nodes.command.js';
 import { SecurityViolationRecorded } from './security-violation-recorded.v1.js';
 import { SetNodeTrust } from './set-node-trust.command.js';
+import { stateAtOf } from '../platform/state-at.command.js';
 
 /** Every contract of the spores service. */
 export const sporesContracts = [
+  stateAtOf.spores,
   NodeJoined,
   NodeCapabilitiesUpdated,
   NodeHeartbeatMissed,

@@ -279,6 +279,29 @@ export function describeEventStoreContract(adapter: string, open: () => Promise<
         expect(both.events.map((e) => e.streamId)).toEqual([`billing/accXount/${unique}`, `spores/node/${unique}`]);
       });
 
+      it('finds the events about an id: in a stream id, as a whole data value, or as correlation, causation or tenant', async () => {
+        const start = await store.headPosition();
+        const id = `app_${process.pid}${Date.now()}`;
+        const inStream = await store.append(`deployment/app/${id}`, [event('mycelium.deployment.app-deployed.v1', { appId: id })]);
+        await store.append(`billing/account/acme-${id}`, [event('mycelium.billing.reserved.v1', { appId: id, amount: '1' })]);
+        await store.append(`healing/incident/inc-${id}`, [{ type: 'mycelium.healing.incident-opened.v1', data: { subject: 'x' }, metadata: { correlationId: id } }]);
+        await store.append(`healing/incident/other-${id}`, [{ type: 'mycelium.healing.incident-observed.v1', data: {}, metadata: { causationId: id } }]);
+        // A longer id that merely contains this one as a data value is not this one.
+        await store.append(`billing/account/zeta-${process.pid}`, [event('mycelium.billing.reserved.v1', { appId: `${id}9` })]);
+        await store.append(streamOf(), [event('unrelated.v1', { note: 'nothing' })]);
+        const found = await store.readAll({ after: start, mentioning: id });
+        expect(found.events.map((e) => e.streamId)).toEqual([
+          `deployment/app/${id}`,
+          `billing/account/acme-${id}`,
+          `healing/incident/inc-${id}`,
+          `healing/incident/other-${id}`,
+        ]);
+        // A value with LIKE's wildcards is taken literally.
+        expect(found.events[0]!.position).toBe(inStream.firstPosition);
+        expect((await store.readAll({ after: start, mentioning: '%' })).events).toEqual([]);
+        expect((await store.readAll({ after: start, mentioning: 'acme', streamPrefixes: ['healing/'] })).events).toEqual([]);
+      });
+
       it('reads by recording time', async () => {
         const stream = streamOf('timed');
         await store.append(stream, [event('early.v1')]);

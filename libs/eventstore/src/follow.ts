@@ -24,7 +24,7 @@ export interface FollowOptions extends ReadAllFilter {
  * position it applied, backing off, until the signal stops it or the store is closed.
  */
 export async function followAll(store: EventStore, options: FollowOptions): Promise<void> {
-  const filter: ReadAllFilter = { streamPrefixes: options.streamPrefixes, types: options.types };
+  const filter: ReadAllFilter = { streamPrefixes: options.streamPrefixes, types: options.types, mentioning: options.mentioning };
   const maxBackoffMs = options.maxBackoffMs ?? 5000;
   let after = options.after ?? 0n;
   let caughtUp = false;

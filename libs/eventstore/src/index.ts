@@ -44,3 +44,21 @@ export {
   handleCommand,
   handleCommands,
 } from './decider.js';
+export { type LogPoint, parseLogPoint, positionOf, streamsAt } from './history.js';
+export {
+  activateGeneration,
+  canonical,
+  foldProjection,
+  type ProjectionDefinition,
+  type ProjectionGeneration,
+  projectionGenerations,
+  type ProjectionProgress,
+  type ProjectionRow,
+  projectionRows,
+  ProjectionRunner,
+  type ReplayDifference,
+  replayProjection,
+  type RowChange,
+  type RowsQuery,
+  startGeneration,
+} from './projections.js';

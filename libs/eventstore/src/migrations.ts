@@ -55,6 +55,31 @@ const migrations: Migration[] = [
        )`,
     ],
   },
+  {
+    version: 2,
+    name: 'projections: generations and their rows, every version kept',
+    statements: (s) => [
+      `CREATE TABLE ${s}.projection_generations (
+         projection text NOT NULL,
+         generation integer NOT NULL,
+         code_version text NOT NULL,
+         status text NOT NULL CHECK (status IN ('building', 'active', 'retired')),
+         position bigint NOT NULL DEFAULT 0,
+         started_at timestamptz NOT NULL DEFAULT now(),
+         activated_at timestamptz,
+         PRIMARY KEY (projection, generation)
+       )`,
+      // A row's value at each position it changed (null: removed): the projection as it stood at any moment.
+      `CREATE TABLE ${s}.projection_rows (
+         projection text NOT NULL,
+         generation integer NOT NULL,
+         key text NOT NULL,
+         position bigint NOT NULL,
+         value jsonb,
+         PRIMARY KEY (projection, generation, key, position)
+       )`,
+    ],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = migrations.at(-1)!.version;

@@ -187,6 +187,16 @@ export class SqlEventStore implements EventStore {
     return rows[0]?.head ? BigInt(rows[0].head) : 0n;
   }
 
+  async positionAt(time: Date): Promise<bigint> {
+    this.#assertOpen();
+    const { rows } = await this.#driver.query<{ position: string | null }>(
+      `SELECT max(position)::text AS position FROM ${this.schema}.events
+       WHERE recorded_at <= $1::timestamptz AND position < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << ${POSITION_SHIFT})`,
+      [time.toISOString()],
+    );
+    return rows[0]?.position ? BigInt(rows[0].position) : 0n;
+  }
+
   async *subscribeAll(options: SubscribeAllOptions = {}): AsyncGenerator<RecordedEvent> {
     for await (const page of this.subscribeAllPages(options)) yield* page;
   }
@@ -200,7 +210,7 @@ export class SqlEventStore implements EventStore {
     this.#subscriptions.add(stop);
     const wakeup = new Wakeup();
     const stopListening = await this.#driver.onAppend(() => wakeup.ring());
-    const filter: ReadAllFilter = { streamPrefixes: options.streamPrefixes, types: options.types };
+    const filter: ReadAllFilter = { streamPrefixes: options.streamPrefixes, types: options.types, mentioning: options.mentioning };
     const maxIdleMs = options.maxIdleMs ?? this.#maxIdleMs;
     let after = options.after ?? 0n;
     let pendingDelay = 1;
@@ -610,6 +620,17 @@ function filterConditions(filter: ReadAllFilter, params: unknown[]): string[] {
   if (filter.types?.length) {
     params.push(JSON.stringify(filter.types));
     conditions.push(`e.type = ANY (ARRAY(SELECT jsonb_array_elements_text($${params.length}::jsonb)))`);
+  }
+  if (filter.mentioning !== undefined) {
+    params.push(filter.mentioning);
+    const id = `$${params.length}::text`;
+    params.push(`%${escapeLike(filter.mentioning)}%`);
+    const within = `$${params.length}::text`;
+    params.push(`%${escapeLike(JSON.stringify(filter.mentioning))}%`);
+    const asValue = `$${params.length}::text`;
+    conditions.push(
+      `(e.stream_id LIKE ${within} OR e.metadata->>'correlationId' = ${id} OR e.metadata->>'causationId' = ${id} OR e.metadata->>'tenant' = ${id} OR e.data::text LIKE ${asValue})`,
+    );
   }
   return conditions;
 }

@@ -70,6 +70,12 @@ export interface ReadAllFilter {
   streamPrefixes?: string[];
   /** Only these event types. */
   types?: string[];
+  /**
+   * Only events about this id: its stream's id contains it, its data holds it as a whole string
+   * value, or it is the event's correlation id, causation id or tenant. For operators' timelines:
+   * it reads every event in the range it is given.
+   */
+  mentioning?: string;
 }
 
 export interface ReadAllOptions extends ReadAllFilter {
@@ -191,6 +197,8 @@ export interface EventStore {
   subscribeAllPages(options?: SubscribeAllOptions): AsyncIterable<RecordedEvent[]>;
   /** The position of the newest event every reader can see; 0n for an empty log. */
   headPosition(): Promise<bigint>;
+  /** The position of the newest event recorded at or before `time` (that every reader can see); 0n when none was. */
+  positionAt(time: Date): Promise<bigint>;
   transaction<T>(work: (tx: EventStoreTransaction) => Promise<T>): Promise<T>;
   loadCheckpoint(name: string): Promise<bigint | undefined>;
   saveCheckpoint(name: string, position: bigint): Promise<void>;

@@ -7,6 +7,7 @@ export { extractTraceContext, injectTraceHeaders, traceContextOf } from './trace
 export { Relay, type RelayOptions, type RelayState } from './relay.js';
 export { type DeadLetter, DeadLetters } from './dead-letters.js';
 export { recently } from './recently.js';
+export { stateAt, type StateView } from './state-at.js';
 export { type DeliveryPolicy, type DeliveryResult, deliverWebhook, SIGNATURE_HEADER, signBody, type WebhookRequest } from './webhooks.js';
 export { type ConsumerOptions, type DeliveredEvent, EventConsumer, type EventHandler } from './consumer.js';
 export {

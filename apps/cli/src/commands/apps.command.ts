@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { type AppView, DEFAULT_TENANT, DeleteApp, DeployApp, ErrorCodes, GetApp, GetAppLogs, ListApps, ScaleApp, StopApp, UpdateApp } from '@mycelium/contracts';
+import { type AppView, DEFAULT_TENANT, DeleteApp, DeployApp, ErrorCodes, GetApp, GetAppLogs, ListApps, RollbackApp, ScaleApp, StopApp, UpdateApp } from '@mycelium/contracts';
 import type { CommandClient } from '@mycelium/messaging';
 import { connectToGrid, parseDuration, readGridFile } from '../context.js';
+import { sinceOf } from './events.command.js';
 import { describeStep, followRollout } from './rollout.js';
 
 function table(rows: string[][]): string {
@@ -177,6 +178,34 @@ export function defineAppsCommands(program: Command): void {
         const reply = await client.send(ScaleApp, { tenant: options.tenant, appId: app.appId, replicas });
         if (!reply.ok) return fail(program, reply.error);
         say(options.json ? JSON.stringify(reply.result, null, 2) : `${app.name}: scaling ${app.desiredReplicas} → ${replicas}; follow it with \`myc status ${app.name}\``);
+      });
+    });
+
+  program
+    .command('rollback <app>')
+    .description('return an app to the version and scale it had at a moment (a new rollout: history is kept)')
+    .requiredOption('--to <time|position>', 'an RFC 3339 time, a log position, or 10m / 2h ago')
+    .option(...tenantOption)
+    .option('--timeout <duration>', 'how long to follow the rollout, e.g. 5m', '10m')
+    .option('--json', 'print the result as JSON')
+    .action(async (ref: string, options: TenantOptions & { to: string; timeout: string }) => {
+      await withGrid(program, async (client) => {
+        const app = await resolveApp(program, client, options.tenant, ref);
+        const reply = await client.send(RollbackApp, { tenant: options.tenant, appId: app.appId, to: sinceOf(options.to) });
+        if (!reply.ok) return fail(program, reply.error);
+        const result = reply.result;
+        if (result.action !== 'update' || !result.rolloutId) {
+          say(options.json ? JSON.stringify(result) : result.action === 'none' ? `${app.name} runs ${result.version} × ${result.replicas} already, as it did then` : `${app.name}: scaling to ${result.replicas}, as it was then`);
+          return;
+        }
+        if (!options.json) say(`${app.name}: rolling back to ${result.version} × ${result.replicas}  rollout ${result.rolloutId}`);
+        const outcome = await followRollout(client, { tenant: options.tenant, appId: app.appId, rolloutId: result.rolloutId }, app.streamVersion, (event) => {
+          const line = describeStep(event);
+          if (line && !options.json) say(line);
+        }, { timeoutMs: parseDuration(options.timeout) * 1000 }).catch((error: unknown) => program.error(`myc: ${(error as Error).message}`));
+        if (options.json) say(JSON.stringify({ ...result, outcome }));
+        if (!outcome.ok) return program.error(`myc: the rollback failed: ${outcome.code}: ${outcome.reason}`, { exitCode: 1 });
+        if (!options.json) say(`\n${app.name} ${outcome.version} is active again`);
       });
     });
 

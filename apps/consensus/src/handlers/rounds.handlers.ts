@@ -113,7 +113,7 @@ export class RoundsHandlers {
   }
 }
 
-function viewOf(round: Round): RoundView {
+export function viewOf(round: Round): RoundView {
   const { opened, closed } = round;
   return {
     roundId: round.roundId,

@@ -15,6 +15,9 @@ import {
   type EvacuateNodeV1,
   GetApp,
   RetireReplica,
+  RollbackApp,
+  type RollbackAppV1,
+  type RollbackResult,
   type RetireReplicaV1,
   GetAppEvents,
   type GetAppEventsV1,
@@ -35,13 +38,13 @@ import {
   UpdateApp,
   type UpdateAppV1,
 } from '@mycelium/contracts';
-import { type EventStore, handleCommand } from '@mycelium/eventstore';
+import { type EventStore, handleCommand, parseLogPoint } from '@mycelium/eventstore';
 import { type CommandContext, EVENT_STORE, OnCommand } from '@mycelium/messaging';
 import { AgentLink } from '../agents/agent-link.js';
 import { ReplicaObservations } from '../agents/replica-observations.js';
 import { DEPLOYMENT_CONFIG, type DeploymentConfig } from '../deployment.config.js';
 import { APP_STREAM_PREFIX, AppDirectory } from '../directory/app-directory.js';
-import { type App, type AppEvent, evolve, isLive, viewOf } from '../domain/app.js';
+import { type App, type AppEvent, evolve, foldApp, isLive, viewOf } from '../domain/app.js';
 import { type AppCommand, decide } from '../domain/decide.js';
 import { storedSpec } from '../domain/spec.js';
 
@@ -97,6 +100,30 @@ export class AppsHandlers {
     this.#owned(request.appId, request.tenant);
     await this.#execute(request.appId, { type: 'Scale', replicas: request.replicas, now: now() }, ctx, request.tenant);
     return viewOf(this.directory.get(request.appId)!);
+  }
+
+  @OnCommand(RollbackApp)
+  async rollback(@Payload() request: RollbackAppV1, @Ctx() ctx: CommandContext): Promise<RollbackResult> {
+    const current = this.#owned(request.appId, request.tenant);
+    const point = parseLogPoint(request.to)!;
+    // 1. The app as it was then, from its own stream.
+    const history = await this.store.readStream(`${APP_STREAM_PREFIX}${request.appId}`);
+    const then = foldApp(history.filter((event) => ('position' in point ? event.position <= point.position : event.recordedAt <= point.time)) as unknown as AppEvent[]);
+    if (!then) throw new CommandRejection({ code: ErrorCodes.NotFound, message: `app ${request.appId} did not exist at ${request.to}`, field: 'to' });
+    // 2. The version in force then (not one a rollout was still trying), at the scale it had.
+    const { version } = then.spec;
+    const replicas = then.desiredReplicas;
+    if (version !== current.spec.version) {
+      const rolloutId = randomUUID();
+      await this.#execute(request.appId, { type: 'Update', rolloutId, spec: { ...then.spec, replicas }, now: now() }, ctx, request.tenant);
+      await this.#refusedAtOnce(request.appId, rolloutId);
+      return { appId: request.appId, action: 'update', version, replicas, rolloutId };
+    }
+    if (replicas !== current.desiredReplicas) {
+      await this.#execute(request.appId, { type: 'Scale', replicas, now: now() }, ctx, request.tenant);
+      return { appId: request.appId, action: 'scale', version, replicas };
+    }
+    return { appId: request.appId, action: 'none', version, replicas };
   }
 
   @OnCommand(StopApp)

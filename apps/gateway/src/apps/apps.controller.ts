@@ -10,6 +10,8 @@ import {
   GetAppEvents,
   GetAppLogs,
   ListApps,
+  RollbackApp,
+  type RollbackResult,
   ScaleApp,
   StopApp,
   UpdateApp,
@@ -89,6 +91,15 @@ export class AppsController {
   @ApiBody({ schema: { type: 'object', properties: { replicas: { type: 'integer', minimum: 1 } }, required: ['replicas'] } })
   async scale(@Tenant() tenant: string, @Param('id') appId: string, @Body() body: { replicas?: unknown }): Promise<AppView> {
     return answer(await this.client.send(ScaleApp, { tenant, appId, replicas: body?.replicas as number }));
+  }
+
+  @Post(':id/rollback')
+  @HttpCode(200)
+  @RequiresScope('apps:write')
+  @ApiOperation({ summary: 'Return the app to the version and scale it had at a moment', description: 'Through an ordinary update (or scale): new events, history untouched. `to` is a log position or an RFC 3339 time.' })
+  @ApiBody({ schema: { type: 'object', properties: { to: { type: 'string', example: '2026-12-03T10:00:00Z' } }, required: ['to'] } })
+  async rollback(@Tenant() tenant: string, @Param('id') appId: string, @Body() body: { to?: unknown }): Promise<RollbackResult> {
+    return answer(await this.client.send(RollbackApp, { tenant, appId, to: body?.to as string }));
   }
 
   @Post(':id/stop')
