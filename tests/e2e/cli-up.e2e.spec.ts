@@ -88,6 +88,41 @@ describe('myc up on PostgreSQL', () => {
     expect(refused.stderr).toMatch(/--history must be a whole number from 1 to 1000, not 5000/);
   });
 
+  it('follows the log, manages API keys and rebuilds a projection, for operators', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'myc-up-operators-'));
+    await summary(up(home));
+    const [{ nodeId }] = JSON.parse((await mycIn(home, ['nodes', '--json'])).stdout) as { nodeId: string }[];
+
+    // myc events tail: the node's events from the start of the log, as CloudEvents lines.
+    const tail = startProcess('myc events tail', myc, ['events', 'tail', '--since', '0', '--subject', `spores/node/${nodeId}`, '--json'], { MYCELIUM_HOME: home, NATS_URL: '' });
+    grids.push(tail);
+    // Its lines are JSON: the test process keeps them with the log lines.
+    const events = await waitFor(() => {
+      const found = tail.logs.filter((line) => line.specversion === '1.0');
+      return found.length > 0 ? found : undefined;
+    }, { what: 'the node’s events' });
+    expect(events[0]).toMatchObject({ type: 'mycelium.spores.node-joined.v1', subject: `spores/node/${nodeId}` });
+
+    // myc keys: a tenant's key, listed without its secret, then revoked.
+    const created = JSON.parse((await mycIn(home, ['keys', 'create', '--name', 'reader', '--scope', 'events:read', '--tenant', 'acme', '--json'])).stdout) as { keyId: string; key: string };
+    expect(created.key).toMatch(/^myc_/);
+    const gateway = credentials(home).gateway;
+    expect((await fetch(`${gateway}/v1/events/schema`, { headers: { authorization: `Bearer ${created.key}` } })).status).toBe(200);
+    expect((await mycIn(home, ['keys', 'revoke', created.keyId])).stdout).toMatch(/revoked/);
+    const listed = JSON.parse((await mycIn(home, ['keys', 'list', '--tenant', 'acme', '--json'])).stdout) as { keyId: string; revokedAt?: string }[];
+    expect(listed).toEqual([expect.objectContaining({ keyId: created.keyId, revokedAt: expect.any(String) })]);
+    expect((await fetch(`${gateway}/v1/events/schema`, { headers: { authorization: `Bearer ${created.key}` } })).status).toBe(401);
+
+    // myc projections rebuild: a new generation, then it serves.
+    const rebuilt = await mycIn(home, ['projections', 'rebuild', 'aggregates', '--json']);
+    expect(rebuilt.code, rebuilt.stderr).toBe(0);
+    const last = JSON.parse(rebuilt.stdout.trim().split('\n').at(-1)!) as { status: string; generation: number };
+    expect(last).toMatchObject({ status: 'active' });
+    expect(last.generation).toBeGreaterThan(1);
+    const aggregates = (await (await fetch(`${gateway}/v1/aggregates?prefix=spores/node/`, { headers: { authorization: `Bearer ${credentials(home).apiKey}` } })).json()) as { aggregates: { stream: string }[] };
+    expect(aggregates.aggregates.map((aggregate) => aggregate.stream)).toContain(`spores/node/${nodeId}`);
+  });
+
   it('puts a minimum agent version to the local agents: in force when they run it, refused when it would lock them out', async () => {
     const home = mkdtempSync(join(tmpdir(), 'myc-up-network-'));
     await summary(up(home));

@@ -278,6 +278,36 @@ describe('deploy and pay (real services, agents and processes)', () => {
     await waitFor(() => running(helloId).every((replica) => replica.version === '1.0.0'), { timeoutMs: 20_000, what: 'the 2.0.0 replicas to stop' });
   });
 
+  it('rolls an app back to the version and scale it had at a moment, through new events', async () => {
+    const deployed = await api('POST', '/v1/apps', keys.acme!, helloSpec({ name: 'timeline', replicas: 1 }));
+    expect(deployed.status).toBe(202);
+    const appId = deployed.body.appId as string;
+    const v1 = await waitFor(async () => ((await appOf(appId)).status === 'active' ? appOf(appId) : undefined), { timeoutMs: 60_000, what: 'timeline 1.0.0 active' });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const moment = new Date().toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await api('PUT', `/v1/apps/${appId}`, keys.acme!, helloSpec({ name: 'timeline', version: '2.0.0', replicas: 2 }))).status).toBe(202);
+    await waitFor(async () => {
+      const app = await appOf(appId);
+      return app.status === 'active' && app.version === '2.0.0' && app.healthyReplicas === 2;
+    }, { timeoutMs: 60_000, what: 'timeline 2.0.0 × 2 active' });
+    const before = (await appOf(appId)).streamVersion;
+
+    const rolled = await api('POST', `/v1/apps/${appId}/rollback`, keys.acme!, { to: moment });
+    expect(rolled).toMatchObject({ status: 200, body: { action: 'update', version: '1.0.0', replicas: 1 } });
+    const back = await waitFor(async () => {
+      const app = await appOf(appId);
+      return app.status === 'active' && app.version === '1.0.0' && app.healthyReplicas === 1 ? app : undefined;
+    }, { timeoutMs: 60_000, what: 'timeline back on 1.0.0 × 1' });
+    expect(back).toMatchObject({ version: v1.version, desiredReplicas: v1.desiredReplicas });
+    // History is kept: the rollback is new events after the old ones.
+    expect(back.streamVersion).toBeGreaterThan(before);
+    expect(await api('POST', `/v1/apps/${appId}/rollback`, keys.acme!, { to: moment })).toMatchObject({ status: 200, body: { action: 'none' } });
+    expect(await api('POST', `/v1/apps/${appId}/rollback`, keys.acme!, { to: '2000-01-01T00:00:00Z' })).toMatchObject({ status: 404, body: { error: { field: 'to' } } });
+    expect(await api('POST', `/v1/apps/${appId}/rollback`, keys.acme!, { to: 'yesterday' })).toMatchObject({ status: 400, body: { error: { field: 'to' } } });
+    expect((await api('POST', `/v1/apps/${appId}/stop`, keys.acme!)).status).toBe(200);
+  });
+
   it('insufficient credits: refused, nothing scheduled, nothing charged', async () => {
     const before = (await ledger()).filter(({ data }) => data.tenant === 'poor').length;
     const refused = await api('POST', '/v1/apps', keys.poor!, helloSpec());

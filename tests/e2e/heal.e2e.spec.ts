@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -237,6 +237,20 @@ describe('self-healing (real services, agents and processes)', () => {
     expect(types[0]).toBe('mycelium.healing.incident-opened.v1');
     expect(types.indexOf('mycelium.consensus.round-opened.v1')).toBeLessThan(types.indexOf('mycelium.consensus.round-closed.v1'));
     expect(types.at(-1)).toBe('mycelium.healing.incident-resolved.v1');
+
+    // Shared as a file and replayed elsewhere, with no grid.
+    const exported = await myc(['export', '--correlation', incident.incidentId]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const file = join(home, 'incident.jsonl');
+    writeFileSync(file, exported.stdout);
+    const offline = await myc(['replay', '--file', file, '--json']);
+    expect(offline.code, offline.stderr).toBe(0);
+    const fromFile = JSON.parse(offline.stdout) as { events: number; gaps: { stream: string }[]; projections: { name: string; rows: Record<string, { version: number }> }[] };
+    expect(fromFile.events).toBe(entries.length);
+    const incidentStream = `healing/incident/${incident.incidentId}`;
+    expect(fromFile.projections.find((projection) => projection.name === 'aggregates')!.rows[incidentStream]!.version).toBe(entries.filter((entry) => entry.service === 'healing').length);
+    // The rounds' votes do not name the incident: the file has their first and last events only, and says so.
+    expect(fromFile.gaps.every((gap) => gap.stream.startsWith('consensus/round/'))).toBe(true);
 
     const replayed = await myc(['replay', '--from', '0', '--json']);
     expect(replayed.code, replayed.stdout + replayed.stderr).toBe(0);

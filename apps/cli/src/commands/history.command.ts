@@ -28,8 +28,8 @@ export function diffStates(before: AggregateAt[], after: AggregateAt[]): { id: s
   const streams = [...new Set([...earlier.keys(), ...later.keys()])].sort();
   const result: ReturnType<typeof diffStates> = [];
   for (const stream of streams) {
-    const a = flatten(earlier.get(stream)?.state ?? {});
-    const b = flatten(later.get(stream)?.state ?? {});
+    const a = earlier.has(stream) ? flatten(earlier.get(stream)!.state) : new Map<string, string>();
+    const b = later.has(stream) ? flatten(later.get(stream)!.state) : new Map<string, string>();
     const changes: { path: string; before?: string; after?: string }[] = [];
     for (const path of [...new Set([...a.keys(), ...b.keys()])].sort()) {
       if (a.get(path) === b.get(path)) continue;
