@@ -70,6 +70,8 @@ export class ReplayProjectionsV1 {
 export interface ProjectionReplay {
   name: string;
   generation: number;
+  /** The slice replayed: its ends moved back to the nearest points the projection recorded at. */
+  slice: { from: string; to: string };
   events: number;
   touched: number;
   /** The first 100 rows whose replayed value differs from the recorded one. */

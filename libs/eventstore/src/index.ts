@@ -55,6 +55,7 @@ export {
   type ProjectionProgress,
   type ProjectionRow,
   projectionRows,
+  recordedPointAt,
   ProjectionRunner,
   type ReplayDifference,
   replayProjection,

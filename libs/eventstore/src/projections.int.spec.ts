@@ -6,6 +6,7 @@ import {
   projectionGenerations,
   projectionRows,
   ProjectionRunner,
+  recordedPointAt,
   replayProjection,
   startGeneration,
 } from './projections.js';
@@ -40,16 +41,19 @@ for (const [adapter, open] of [
       const { store } = db;
       const name = `counts-${Date.now()}`;
       const first = await store.append('shop/order/a', [{ type: 'shop.order-placed.v1', data: {} }]);
+      const runner = await ProjectionRunner.open(store, counts(name), await startGeneration(store, counts(name)));
+      await runner.catchUp();
       await store.append('shop/order/b', [{ type: 'shop.order-placed.v1', data: {} }]);
       await store.append('other/thing/x', [{ type: 'other.thing.v1', data: {} }]);
       await store.append('shop/order/a', [{ type: 'shop.order-paid.v1', data: {} }]);
       await store.append('shop/order/b', [{ type: 'shop.order-deleted.v1', data: {} }]);
-      const runner = await ProjectionRunner.open(store, counts(name), await startGeneration(store, counts(name)));
       const seen: bigint[] = [];
       await runner.catchUp((progress) => seen.push(progress.position));
       expect(Object.fromEntries(runner.rows)).toEqual({ 'shop/order/a': { count: 2, lastType: 'shop.order-paid.v1' } });
       expect(seen.length).toBeGreaterThan(0);
       expect(Object.fromEntries(await projectionRows(store, name, runner.generation))).toEqual(Object.fromEntries(runner.rows));
+      // Recorded at the end of each page folded: the first catch-up ended at the first event.
+      expect(await recordedPointAt(store, name, runner.generation, first.lastPosition)).toBe(first.lastPosition);
       expect(Object.fromEntries(await projectionRows(store, name, runner.generation, { position: first.lastPosition }))).toEqual({ 'shop/order/a': { count: 1, lastType: 'shop.order-placed.v1' } });
       const [generation] = await projectionGenerations(store, name);
       expect(generation).toMatchObject({ status: 'building', position: runner.position, codeVersion: 'counts-1' });
@@ -86,7 +90,9 @@ for (const [adapter, open] of [
       const after = await store.append(other, [{ type: 'shop.order-placed.v1', data: {} }]);
       await runner.catchUp();
       const slice = { from: before.lastPosition, to: after.lastPosition };
-      expect(await replayProjection(store, counts(name), runner.generation, slice)).toEqual({ events: 3, touched: 2, differences: [] });
+      expect(await replayProjection(store, counts(name), runner.generation, slice)).toEqual({ ...slice, events: 3, touched: 2, differences: [] });
+      // Ends between the points it recorded at are moved back to them.
+      expect(await replayProjection(store, counts(name), runner.generation, { from: slice.from + 1n, to: slice.to + 5n })).toMatchObject({ ...slice, events: 3, differences: [] });
       const changed = await replayProjection(store, counts(name, 2), runner.generation, slice);
       expect(changed.differences.map((difference) => difference.key).sort()).toEqual([stream, other].sort());
       expect(changed.differences.find((difference) => difference.key === stream)).toEqual({

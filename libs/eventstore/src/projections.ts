@@ -5,8 +5,9 @@ export type ProjectionRow = Record<string, unknown>;
 
 /**
  * A persistent read model, pure: for each event, the rows it changes. `version` names the code:
- * a generation built by another version is rebuilt. Rows are kept with every version they had,
- * so the projection can be read as it stood at any position (docs/adr/0021).
+ * a generation built by another version is rebuilt. Rows are kept with every version they had at
+ * the end of each page the runner folded (all of them stamped with the page's last position), so
+ * the projection can be read as it stood at each of those points (docs/adr/0021).
  */
 export interface ProjectionDefinition {
   name: string;
@@ -28,7 +29,7 @@ export interface ProjectionGeneration {
   activatedAt?: Date;
 }
 
-const PAGE = 2000;
+const PAGE = 5000;
 
 interface GenerationRow {
   projection: string;
@@ -176,13 +177,15 @@ export class ProjectionRunner {
     const changes = foldProjection(this.definition, this.rows, page.events);
     this.#events += page.events.length;
     if (page.next === this.#position && changes.length === 0) return false;
-    const entries = changes.map(({ key, row, position }) => ({ key, position: position.toString(), value: row ?? null }));
+    // A row's last value in the page, stamped with the page's last position: the point it is recorded at.
+    const last = new Map(changes.map((change) => [change.key, change.row]));
+    const at = page.events.at(-1)?.position.toString();
+    const entries = [...last].map(([key, row]) => ({ key, position: at, value: row ?? null }));
     await this.store.transaction(async (tx) => {
       if (entries.length > 0) {
         await tx.query(
           `INSERT INTO ${tx.schema}.projection_rows (projection, generation, key, position, value)
-           SELECT $1, $2, r.key, r.position::bigint, r.value FROM jsonb_to_recordset($3::jsonb) AS r(key text, position text, value jsonb)
-           ON CONFLICT (projection, generation, key, position) DO UPDATE SET value = EXCLUDED.value`,
+           SELECT $1, $2, r.key, r.position::bigint, r.value FROM jsonb_to_recordset($3::jsonb) AS r(key text, position text, value jsonb)`,
           [this.definition.name, this.generation, JSON.stringify(entries)],
         );
       }
@@ -221,17 +224,32 @@ export interface ReplayDifference {
   replayed?: ProjectionRow;
 }
 
+/** The newest point at or before `position` at which a generation recorded its rows (0n: none yet). */
+export async function recordedPointAt(store: EventStore, projection: string, generation: number, position: bigint): Promise<bigint> {
+  const { rows } = await store.query<{ position: string | null }>(
+    `SELECT max(position)::text AS position FROM ${store.schema}.projection_rows WHERE projection = $1 AND generation = $2 AND position <= $3::bigint`,
+    [projection, generation, position.toString()],
+  );
+  return rows[0]?.position ? BigInt(rows[0].position) : 0n;
+}
+
 /**
  * A slice of the log replayed through `definition` (its current code) on top of the rows a
- * generation recorded at `from`, compared with what that generation recorded at `to`: every key
- * the slice touched whose row differs. The recorded projection is only read.
+ * generation recorded at the slice's start, compared with what it recorded at its end: every key
+ * the slice touched whose row differs. The ends are moved back to the nearest points the
+ * generation recorded rows at, where its record is exact. The recorded projection is only read.
  */
 export async function replayProjection(
   store: EventStore,
   definition: ProjectionDefinition,
   generation: number,
-  slice: { from: bigint; to: bigint; filter?: ReadAllFilter },
-): Promise<{ events: number; touched: number; differences: ReplayDifference[] }> {
+  asked: { from: bigint; to: bigint; filter?: ReadAllFilter },
+): Promise<{ from: bigint; to: bigint; events: number; touched: number; differences: ReplayDifference[] }> {
+  const slice = {
+    ...asked,
+    from: await recordedPointAt(store, definition.name, generation, asked.from),
+    to: await recordedPointAt(store, definition.name, generation, asked.to),
+  };
   const rows = await projectionRows(store, definition.name, generation, { position: slice.from });
   const touched = new Set<string>();
   let events = 0;
@@ -250,5 +268,5 @@ export async function replayProjection(
     const theirs = recorded.get(key);
     if (canonical(mine) !== canonical(theirs)) differences.push({ key, ...(theirs ? { recorded: theirs } : {}), ...(mine ? { replayed: mine } : {}) });
   }
-  return { events, touched: touched.size, differences };
+  return { from: slice.from, to: slice.to, events, touched: touched.size, differences };
 }

@@ -116,7 +116,7 @@ export function defineProjectionsCommands(program: Command): void {
       if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
       else {
         for (const projection of result.projections) {
-          process.stdout.write(`${projection.name}: ${projection.events} events replayed, ${projection.touched} rows touched, ${projection.differing === 0 ? 'every one as recorded' : `${projection.differing} differ`}\n`);
+          process.stdout.write(`${projection.name}: positions ${projection.slice.from}–${projection.slice.to}, ${projection.events} events replayed, ${projection.touched} rows touched, ${projection.differing === 0 ? 'every one as recorded' : `${projection.differing} differ`}\n`);
           for (const { key, recorded, replayed } of projection.differences) {
             process.stdout.write(`  ${key}\n    recorded  ${recorded ? summaryOf(recorded, 120) : '(none)'}\n    replayed  ${replayed ? summaryOf(replayed, 120) : '(none)'}\n`);
           }

@@ -210,7 +210,7 @@ export class Projections implements OnApplicationBootstrap, OnModuleDestroy {
         throw new CommandRejection({ code: ErrorCodes.IllegalState, message: `projection ${definition.name} has recorded up to ${active.position} only: replay up to there, or wait`, field: 'to' });
       }
       const replayed = await replayProjection(this.store, definition, active.generation, { from, to, ...(request.service ? { filter: { streamPrefixes: [`${request.service}/`] } } : {}) });
-      results.push({ name: definition.name, generation: active.generation, events: replayed.events, touched: replayed.touched, differences: replayed.differences.slice(0, 100), differing: replayed.differences.length });
+      results.push({ name: definition.name, generation: active.generation, slice: { from: replayed.from.toString(), to: replayed.to.toString() }, events: replayed.events, touched: replayed.touched, differences: replayed.differences.slice(0, 100), differing: replayed.differences.length });
     }
     return results;
   }
