@@ -148,6 +148,64 @@ export function buildAsyncApi(registry: ContractRegistry, info: AsyncApiInfo): {
     };
   }
 
+  // The event API third parties use (docs/adr/0021): every event, as on NATS, over SSE, WebSocket and webhooks.
+  const everyEvent = Object.fromEntries(events.map((event) => [key(event.type), { $ref: `#/components/messages/${key(event.type)}` }]));
+  if (events.length > 0) {
+    channels['event-api.sse'] = {
+      address: '/v1/events',
+      servers: [{ $ref: '#/servers/gateway' }],
+      description:
+        'Server-Sent Events: each event a CloudEvent in `data:`, its log position in `id:`; resume with `Last-Event-ID`. Filters `type` (prefixes) and `subject` (prefix); a tenant’s key sees its tenant’s events only.',
+      messages: everyEvent,
+    };
+    channels['event-api.ws'] = {
+      address: '/v1/events/ws',
+      servers: [{ $ref: '#/servers/gateway-ws' }],
+      description: 'WebSocket: `subscribe` / `unsubscribe` frames, acknowledged; each event a frame `{ type: "event", subscription, event }` with the CloudEvent.',
+      messages: { ...everyEvent, SubscribeFrame: { $ref: '#/components/messages/SubscribeFrame' }, ControlFrame: { $ref: '#/components/messages/ControlFrame' } },
+    };
+    channels['event-api.webhook'] = {
+      address: null,
+      description: 'A webhook subscription’s URL (POST /v1/subscriptions): each event POSTed as a CloudEvent (structured or binary HTTP mode), signed `X-Mycelium-Signature: sha256=<HMAC-SHA256 of the body>`.',
+      messages: everyEvent,
+    };
+    const allOf = (channel: string) => Object.keys(everyEvent).map((id) => ({ $ref: `#/channels/${channel}/messages/${id}` }));
+    operations['stream.event-api.sse'] = { action: 'send', channel: { $ref: '#/channels/event-api.sse' }, summary: 'The gateway streams the events a key may see.', messages: allOf('event-api.sse') };
+    operations['stream.event-api.ws'] = { action: 'send', channel: { $ref: '#/channels/event-api.ws' }, summary: 'The gateway sends each subscription its events and acknowledges control frames.', messages: [...allOf('event-api.ws'), { $ref: '#/channels/event-api.ws/messages/ControlFrame' }] };
+    operations['subscribe.event-api.ws'] = { action: 'receive', channel: { $ref: '#/channels/event-api.ws' }, summary: 'A client subscribes and unsubscribes.', messages: [{ $ref: '#/channels/event-api.ws/messages/SubscribeFrame' }] };
+    operations['deliver.event-api.webhook'] = { action: 'send', channel: { $ref: '#/channels/event-api.webhook' }, summary: 'The gateway POSTs each matching event to a webhook subscription.', messages: allOf('event-api.webhook') };
+    messages.SubscribeFrame = {
+      name: 'SubscribeFrame',
+      contentType: 'application/json',
+      payload: {
+        type: 'object',
+        required: ['type', 'id'],
+        properties: {
+          type: { enum: ['subscribe', 'unsubscribe'] },
+          id: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+          filter: { type: 'object', properties: { type: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] }, subject: { type: 'string' } } },
+          after: { type: 'string', pattern: '^[0-9]+$', description: 'resume after this log position' },
+          since: { type: 'string', description: 'a log position or an RFC 3339 time' },
+        },
+      },
+    };
+    messages.ControlFrame = {
+      name: 'ControlFrame',
+      contentType: 'application/json',
+      payload: {
+        type: 'object',
+        required: ['type'],
+        properties: {
+          type: { enum: ['subscribed', 'unsubscribed', 'error', 'dropped'] },
+          id: { type: 'string' },
+          position: { type: 'string' },
+          error: { $ref: '#/components/schemas/CommandError' },
+          resumeFrom: { type: 'object', additionalProperties: { type: 'string' } },
+        },
+      },
+    };
+  }
+
   // Keep the schemas of these contracts and of the classes they nest, nothing else loaded.
   const componentsSchemas: Record<string, unknown> = { CloudEvent: cloudEventSchema, CommandError: commandErrorSchema };
   const pending = [...usedSchemas];
@@ -170,6 +228,8 @@ export function buildAsyncApi(registry: ContractRegistry, info: AsyncApiInfo): {
         protocol: 'nats',
         description: 'The grid’s NATS server with JetStream.',
       },
+      gateway: { host: '127.0.0.1:8080', protocol: 'http', description: 'The gateway’s event API (an API key with events:read: Authorization: Bearer <key>).' },
+      'gateway-ws': { host: '127.0.0.1:8080', protocol: 'ws', description: 'The gateway’s event API over WebSocket (the key as a header or ?access_token=).' },
     },
     channels,
     operations,

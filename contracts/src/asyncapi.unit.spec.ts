@@ -26,6 +26,19 @@ describe('AsyncAPI document', () => {
     for (const event of gridContracts) expect(addresses).toContain(event.subject);
   });
 
+  it('documents the event API: SSE, WebSocket and webhooks carry every event', async () => {
+    const { document: parsed, diagnostics } = await new Parser().parse(buildAsyncApi(gridRegistry(), { title: 'grid', version: '1.0.0', description: 'test' }));
+    expect(diagnostics.filter((d) => d.severity === 0)).toEqual([]);
+    const byAddress = new Map(parsed!.channels().all().map((channel) => [channel.address(), channel]));
+    const events = gridContracts.filter((definition) => definition.kind === 'event');
+    for (const address of ['/v1/events', '/v1/events/ws']) {
+      const names = byAddress.get(address)!.messages().all().map((message) => message.name());
+      for (const event of events) expect(names).toContain(event.type);
+    }
+    expect(byAddress.get('/v1/events')!.servers().all().map((server) => server.protocol())).toEqual(['http']);
+    expect(byAddress.get('/v1/events/ws')!.servers().all().map((server) => server.protocol())).toEqual(['ws']);
+  });
+
   it('describes commands as request/reply operations', async () => {
     const registry = new ContractRegistry([
       ...gridContracts,
