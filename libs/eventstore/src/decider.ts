@@ -47,27 +47,10 @@ export async function handleCommand<Command, Event extends DomainEvent, State>(
   command: Command,
   options: HandleCommandOptions<Event> = {},
 ): Promise<HandledCommand<Event, State>> {
-  const read = options.read ?? ((recorded: RecordedEvent) => ({ type: recorded.type, data: recorded.data }) as Event);
-  const inTransaction = 'markHandled' in target;
-  const maxAttempts = inTransaction ? 1 : (options.maxAttempts ?? 3);
-  for (let attempt = 1; ; attempt += 1) {
-    const history = await target.readStream(streamId);
-    let state = history.reduce((current, recorded) => decider.evolve(current, read(recorded)), decider.initialState());
-    const version = history.at(-1)?.streamVersion ?? 0;
-    const newEvents = decider.decide(command, state);
-    if (newEvents.length === 0) return { state, newEvents, version };
-    try {
-      const result = await target.append(
-        streamId,
-        newEvents.map((event) => ({ type: event.type, data: event.data, metadata: options.metadata })),
-        { expectedVersion: version === 0 ? 'no-stream' : version },
-      );
-      state = newEvents.reduce((current, event) => decider.evolve(current, event), state);
-      return { state, newEvents, version: result.nextExpectedVersion, position: result.lastPosition };
-    } catch (error) {
-      if (!isWrongExpectedVersion(error) || attempt >= maxAttempts) throw error;
-    }
-  }
+  const { state, outcomes, version, position } = await handleCommands(target, streamId, decider, [command], options);
+  const outcome = outcomes[0]!;
+  if (!outcome.ok) throw outcome.error;
+  return { state, newEvents: outcome.newEvents, version, ...(position === undefined ? {} : { position }) };
 }
 
 /** What became of one command of a batch: its events, or the refusal `decide` threw. */

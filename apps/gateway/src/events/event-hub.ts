@@ -68,6 +68,7 @@ export class EventHub implements OnModuleInit, OnModuleDestroy {
 
   onModuleDestroy(): void {
     this.#stop.abort();
+    for (const wake of this.#advanced) wake();
     for (const live of this.#live) live.sink.dropped('stopping');
     this.#live.clear();
   }
@@ -110,10 +111,18 @@ export class EventHub implements OnModuleInit, OnModuleDestroy {
     for (const listener of this.#advanced) listener();
   }
 
-  /** Calls `listener` whenever new events have been handed on; returns a function that stops it. */
-  onAdvance(listener: () => void): () => void {
-    this.#advanced.add(listener);
-    return () => this.#advanced.delete(listener);
+  /** Resolves when new events have been handed on, after `timeoutMs`, or when the gateway stops. */
+  nextEvents(timeoutMs: number): Promise<void> {
+    if (this.#stop.signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#advanced.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, timeoutMs);
+      this.#advanced.add(wake);
+    });
   }
 
   /**

@@ -39,8 +39,6 @@ export class Projections implements OnApplicationBootstrap, OnModuleDestroy {
   #leaseTimer: NodeJS.Timeout | undefined;
   readonly #live = new Map<string, ProjectionRunner>();
   readonly #rebuilds = new Map<string, Rebuild>();
-  readonly #wakers = new Set<() => void>();
-  #unsubscribe: (() => void) | undefined;
 
   constructor(
     @Inject(EVENT_STORE) private readonly store: EventStore,
@@ -53,17 +51,12 @@ export class Projections implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   onApplicationBootstrap(): void {
-    this.#unsubscribe = this.hub.onAdvance(() => {
-      for (const wake of this.#wakers) wake();
-    });
     void this.#tryLead();
   }
 
   async onModuleDestroy(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#leaseTimer);
-    this.#unsubscribe?.();
-    for (const wake of this.#wakers) wake();
     await this.#lease?.release().catch(() => undefined);
   }
 
@@ -104,7 +97,7 @@ export class Projections implements OnApplicationBootstrap, OnModuleDestroy {
             this.logger.info({ projection: definition.name, generation: rebuilt.runner.generation }, `projection ${definition.name} rebuilt: generation ${rebuilt.runner.generation} serves`);
             runner = rebuilt.runner;
           }
-          if (!(await runner.step())) await this.#nextEvents();
+          if (!(await runner.step())) await this.hub.nextEvents(1000);
         }
         return;
       } catch (error) {
@@ -124,18 +117,6 @@ export class Projections implements OnApplicationBootstrap, OnModuleDestroy {
     await runner.catchUp();
     await activateGeneration(this.store, definition.name, runner.generation);
     return runner;
-  }
-
-  #nextEvents(): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.#wakers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, 1000);
-      this.#wakers.add(wake);
-    });
   }
 
   definition(name: string): GatewayProjection {
@@ -182,8 +163,8 @@ export class Projections implements OnApplicationBootstrap, OnModuleDestroy {
       .catchUp((progress) => (rebuild.events = progress.events))
       .then(
         () => {
+          // The keeper swaps it in at its next turn (at most a second away).
           rebuild.building = false;
-          for (const wake of this.#wakers) wake();
         },
         (error: unknown) => {
           this.#rebuilds.delete(name);

@@ -39,7 +39,6 @@ export class WebhookDeliveries implements OnApplicationBootstrap, OnModuleDestro
   #stopped = false;
   #leaseTimer: NodeJS.Timeout | undefined;
   readonly #running = new Set<string>();
-  readonly #wakers = new Set<() => void>();
   readonly #unsubscribe: (() => void)[] = [];
   readonly #policy = webhookPolicyFromEnv();
 
@@ -55,12 +54,7 @@ export class WebhookDeliveries implements OnApplicationBootstrap, OnModuleDestro
   }
 
   onApplicationBootstrap(): void {
-    this.#unsubscribe.push(
-      this.subscriptions.onChange((subscription) => this.#start(subscription)),
-      this.hub.onAdvance(() => {
-        for (const wake of this.#wakers) wake();
-      }),
-    );
+    this.#unsubscribe.push(this.subscriptions.onChange((subscription) => this.#start(subscription)));
     void this.#tryLead();
   }
 
@@ -68,7 +62,6 @@ export class WebhookDeliveries implements OnApplicationBootstrap, OnModuleDestro
     this.#stopped = true;
     clearTimeout(this.#leaseTimer);
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
-    for (const wake of this.#wakers) wake();
     await this.#lease?.release().catch(() => undefined);
   }
 
@@ -147,20 +140,8 @@ export class WebhookDeliveries implements OnApplicationBootstrap, OnModuleDestro
       if (delivered === wanted.length) upTo = page.next;
       if (delivered > 0) await this.subscriptions.execute(subscriptionId, { type: 'RecordDelivered', data: { upTo, count: delivered, status: lastStatus, now: new Date().toISOString() } });
       cursor = upTo;
-      if (!page.isFull) await this.#nextEvents();
+      if (!page.isFull) await this.hub.nextEvents(1000);
     }
   }
 
-  /** Until the hub hands on new events, or a second passes. */
-  #nextEvents(): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer);
-        this.#wakers.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, 1000);
-      this.#wakers.add(wake);
-    });
-  }
 }
