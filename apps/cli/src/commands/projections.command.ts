@@ -58,10 +58,11 @@ export function defineProjectionsCommands(program: Command): void {
         process.stdout.write(`${JSON.stringify(listed)}\n`);
         return;
       }
-      const rows = [['NAME', 'GENERATION', 'STATUS', 'CODE', 'POSITION', 'HEAD', 'ABOUT']];
+      const rows = [['NAME', 'GENERATION', 'STATUS', 'CODE', 'READ UP TO', 'CAUGHT UP', 'ABOUT']];
       for (const projection of listed) {
         for (const generation of projection.generations.filter((candidate) => candidate.status !== 'retired')) {
-          rows.push([projection.name, String(generation.generation), generation.status, generation.codeVersion, generation.position, projection.head, projection.description]);
+          const caughtUp = BigInt(generation.position) >= BigInt(projection.head) ? 'yes' : `no (the log is at ${projection.head})`;
+          rows.push([projection.name, String(generation.generation), generation.status, generation.codeVersion, generation.position, caughtUp, projection.description]);
         }
       }
       process.stdout.write(`${table(rows)}\n`);

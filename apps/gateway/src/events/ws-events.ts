@@ -5,7 +5,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { WebSocket, WebSocketServer } from 'ws';
 import { KEYS_READY_WAIT_MS } from '../keys/api-key.guard.js';
 import { ApiKeys } from '../keys/api-keys.js';
-import { eventScope } from './events.controller.js';
+import { eventScope } from './event-scope.js';
 import { FilterRejected, parseFilter, parseResume, type PublicEvent } from './event-filter.js';
 import { type EventSink, EventHub, type EventSubscription } from './event-hub.js';
 import { SSE_MAX_PENDING_BYTES } from './sse-sink.js';

@@ -16,7 +16,7 @@ import {
 } from '@mycelium/contracts';
 import type { EventStore } from '@mycelium/eventstore';
 import { EVENT_STORE, OnCommand } from '@mycelium/messaging';
-import { eventScope } from '../events/events.controller.js';
+import { eventScope } from '../events/event-scope.js';
 import { RequiresScope } from '../keys/api-key.guard.js';
 import type { ApiKeyHolder } from '../keys/api-keys.js';
 import { Projections } from '../projections/projections.js';

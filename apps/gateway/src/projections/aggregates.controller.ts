@@ -2,7 +2,7 @@ import { Controller, Get, HttpException, Inject, Query, Req } from '@nestjs/comm
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { type EventStore, projectionGenerations, projectionRows } from '@mycelium/eventstore';
 import { EVENT_STORE } from '@mycelium/messaging';
-import { eventScope } from '../events/events.controller.js';
+import { eventScope } from '../events/event-scope.js';
 import { RequiresScope } from '../keys/api-key.guard.js';
 import type { ApiKeyHolder } from '../keys/api-keys.js';
 import { aggregatesProjection } from './definitions.js';

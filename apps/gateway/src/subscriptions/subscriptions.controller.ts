@@ -4,7 +4,7 @@ import { ApiBearerAuth, ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation
 import { ContractViolation, SUBSCRIPTION_ID, validatePayload } from '@mycelium/contracts';
 import type { Subscription } from '../domain/subscription/subscription.js';
 import { EventHub } from '../events/event-hub.js';
-import { eventScope } from '../events/events.controller.js';
+import { eventScope } from '../events/event-scope.js';
 import { httpError } from '../http/replies.js';
 import { RequiresScope } from '../keys/api-key.guard.js';
 import type { ApiKeyHolder } from '../keys/api-keys.js';
