@@ -3,14 +3,10 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { type AppView, DEFAULT_TENANT, DeleteApp, DeployApp, ErrorCodes, GetApp, GetAppLogs, ListApps, RollbackApp, ScaleApp, StopApp, UpdateApp } from '@mycelium/contracts';
 import type { CommandClient } from '@mycelium/messaging';
-import { connectToGrid, parseDuration, readGridFile } from '../context.js';
+import { parseDuration, readGridFile } from '../context.js';
+import { fail, table, withGrid } from '../output.js';
 import { sinceOf } from './events.command.js';
 import { describeStep, followRollout } from './rollout.js';
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
-}
 
 /** Where the local grid's ingress serves an app. */
 export function appUrl(app: { name: string; tenant: string }): string {
@@ -35,20 +31,6 @@ interface TenantOptions {
 }
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
-
-/** A command's failure as the CLI's: the message, the field, and a non-zero exit. */
-function fail(program: Command, error: { code: string; message: string; field?: string }): never {
-  return program.error(`myc: ${error.message}${error.field ? ` (${error.field})` : ''} [${error.code}]`);
-}
-
-async function withGrid<T>(program: Command, run: (client: CommandClient) => Promise<T>): Promise<T> {
-  const grid = await connectToGrid().catch((error: unknown) => program.error(`myc: ${(error as Error).message}`));
-  try {
-    return await run(grid.client);
-  } finally {
-    await grid.close();
-  }
-}
 
 /** An app by id, or by name within the tenant. */
 async function resolveApp(program: Command, client: CommandClient, tenant: string, ref: string): Promise<AppView> {

@@ -12,6 +12,7 @@ import {
   TopUpCredits,
 } from '@mycelium/contracts';
 import { connectToGrid } from '../context.js';
+import { table } from '../output.js';
 
 interface Output {
   write(text: string): unknown;
@@ -22,10 +23,6 @@ interface CreditsOptions {
   json?: boolean;
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
-}
 
 function ledgerTable(entries: LedgerLine[]): string {
   return table([

@@ -1,11 +1,8 @@
 import type { Command } from 'commander';
 import { DEFAULT_HISTORY_LIMIT, GetNode, MAX_HISTORY_LIMIT, type NodeView, QueryNodes, type QueryNodesV1 } from '@mycelium/contracts';
 import { connectToGrid } from '../context.js';
+import { table } from '../output.js';
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
-}
 
 const gib = (mib: number) => `${(mib / 1024).toFixed(1)}G`;
 
