@@ -6,6 +6,7 @@ import { type GridLink, JoinRefused, joinMessage, newNodeIdentity } from '@mycel
 import { type TestBus, type TestStore, waitFor } from '@mycelium/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_WRITES_IN_FLIGHT } from './leadership/liveness-monitor.js';
 import { capabilities, DOWN_GRACE_MS, HEARTBEAT_MS, openSporesFixture, type SporesFixture } from './spores.fixture.js';
 
 describe('spores service', () => {
@@ -152,6 +153,41 @@ describe('spores service', () => {
       }
       // Once the way is clear the stuck node's transition lands too.
       await waitFor(async () => (await viewOf(stuck.nodeId)).status !== 'alive', { what: 'the stuck node judged' });
+    });
+
+    it('writes at most 64 transitions at once, however many nodes fall silent while the database stalls', async () => {
+      const members = Array.from({ length: MAX_WRITES_IN_FLIGHT + 6 }, () => node());
+      for (const member of members) await member.join();
+      for (const member of members) member.startHeartbeats(HEARTBEAT_MS);
+      const blocker = new pg.Client({ connectionString: db.databaseUrl });
+      await blocker.connect();
+      const inFlight = async () => {
+        const text = await (await fetch(`http://127.0.0.1:${grid.spores.port}/metrics`)).text();
+        return Number(/^mycelium_spores_liveness_writes_in_flight\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
+      };
+      try {
+        // Each node's next version is held by another transaction: every write waits until it ends.
+        await blocker.query('BEGIN');
+        for (const member of members) {
+          const stream = `spores/node/${member.nodeId}`;
+          await blocker.query(
+            `INSERT INTO ${db.schema}.events (position, stream_id, stream_version, event_id, type, data) VALUES ((txid_current() << 16) + $3, $1, $2, gen_random_uuid(), 'test.placeholder.v1', '{}')`,
+            [stream, (await db.store.streamVersion(stream)) + 1, members.indexOf(member)],
+          );
+        }
+        for (const member of members) member.kill();
+        await waitFor(async () => (await inFlight()) === MAX_WRITES_IN_FLIGHT, { what: `${MAX_WRITES_IN_FLIGHT} writes in flight` });
+        // Sweeps go on every 50 ms: none sends more while those wait.
+        for (let sample = 0; sample < 10; sample += 1) {
+          expect(await inFlight()).toBe(MAX_WRITES_IN_FLIGHT);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      } finally {
+        await blocker.query('ROLLBACK');
+        await blocker.end();
+      }
+      // The rest are judged once the first are written.
+      await waitFor(async () => (await Promise.all(members.map((member) => viewOf(member.nodeId)))).every((view) => view.status !== 'alive'), { what: 'every silent node judged', timeoutMs: 30_000 });
     });
 
     it('records usage from heartbeats as the free resources the registry answers with', async () => {

@@ -16,6 +16,11 @@ export class ServiceMetrics {
     return (this.registry.getSingleMetric(name) as Counter<Label> | undefined) ?? new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
+  /** A gauge of this service's own, created once however often its module starts. */
+  gauge(name: string, help: string): Gauge<never> {
+    return (this.registry.getSingleMetric(name) as Gauge<never> | undefined) ?? new Gauge({ name, help, registers: [this.registry] });
+  }
+
   constructor(readonly service: string) {
     this.registry.setDefaultLabels({ service });
     const registers = [this.registry];

@@ -3,6 +3,8 @@ import type { RecordedEvent } from '@mycelium/eventstore';
 
 /** An event as the event API hands it on: serialized once, matched by every subscriber. */
 export interface PublicEvent {
+  /** The event's id (the CloudEvent's). */
+  id: string;
   position: bigint;
   type: string;
   subject: string;
@@ -14,6 +16,7 @@ export interface PublicEvent {
 export function publicEvent(recorded: RecordedEvent): PublicEvent {
   const tenant = recorded.metadata.tenant;
   return {
+    id: recorded.id,
     position: recorded.position,
     type: recorded.type,
     subject: recorded.streamId,

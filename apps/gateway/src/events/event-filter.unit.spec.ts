@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { matches, parseFilter, parseResume, type PublicEvent } from './event-filter.js';
 
-const event = (overrides: Partial<PublicEvent> = {}): PublicEvent => ({ position: 10n, type: 'mycelium.deployment.app-scaled.v1', subject: 'deployment/app/app_1', json: '{}', ...overrides });
+const event = (overrides: Partial<PublicEvent> = {}): PublicEvent => ({ id: '01890a5d-ac96-774b-bcce-b302099a8058', position: 10n, type: 'mycelium.deployment.app-scaled.v1', subject: 'deployment/app/app_1', json: '{}', ...overrides });
 
 describe('what a subscriber is sent', () => {
   it('keeps a tenant to its own events: one that names no tenant is the operators’', () => {

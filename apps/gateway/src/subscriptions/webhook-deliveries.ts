@@ -114,9 +114,8 @@ export class WebhookDeliveries implements OnApplicationBootstrap, OnModuleDestro
       for (const event of wanted) {
         if (this.#stopped || !this.leading) break;
         const request = cloudEventRequest(event.json, subscription.mode);
-        const eventId = (JSON.parse(event.json) as { id: string }).id;
         const result = await deliverWebhook(
-          { url: subscription.url, body: request.body, headers: { ...request.headers, 'X-Mycelium-Delivery': eventId }, secret },
+          { url: subscription.url, body: request.body, headers: { ...request.headers, 'X-Mycelium-Delivery': event.id }, secret },
           this.#policy,
           () => this.#stopped,
         );
@@ -126,7 +125,7 @@ export class WebhookDeliveries implements OnApplicationBootstrap, OnModuleDestro
           if (delivered > 0) await this.subscriptions.execute(subscriptionId, { type: 'RecordDelivered', data: { upTo, count: delivered, status: lastStatus, now } });
           await this.subscriptions.execute(subscriptionId, {
             type: 'RecordFailed',
-            data: { position: event.position, eventId, attempts: result.attempts, ...(result.status === undefined ? {} : { status: result.status }), error: result.error, disable: true, now },
+            data: { position: event.position, eventId: event.id, attempts: result.attempts, ...(result.status === undefined ? {} : { status: result.status }), error: result.error, disable: true, now },
           });
           this.logger.warn({ subscriptionId, url: subscription.url, error: result.error }, `webhook subscription ${subscriptionId} disabled: its receiver kept failing`);
           return;

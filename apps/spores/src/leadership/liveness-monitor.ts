@@ -1,7 +1,8 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { NATS_CONNECTION, natsConnectedSince, SERVICE_LOGGER } from '@mycelium/messaging';
-import type { Logger } from '@mycelium/telemetry';
+import { NATS_CONNECTION, natsConnectedSince, SERVICE_LOGGER, SERVICE_METRICS } from '@mycelium/messaging';
+import type { Logger, ServiceMetrics } from '@mycelium/telemetry';
+import type { Gauge } from 'prom-client';
 import type { NodeCommand } from '../domain/node/node.decider.js';
 import { nextTier } from '../domain/node/tier-rules.js';
 import { DAY_MS, uptimePercent } from '../domain/node/uptime.js';
@@ -14,7 +15,7 @@ import { Leadership } from './leadership.js';
  * Transitions being written at once. Unbounded, a stall (every node silent for a moment) would
  * send a write per node at once, and that storm would stall the service further.
  */
-const MAX_WRITES_IN_FLIGHT = 64;
+export const MAX_WRITES_IN_FLIGHT = 64;
 
 /**
  * Liveness without an event per heartbeat: every instance remembers when it last heard from each
@@ -28,6 +29,7 @@ export class LivenessMonitor implements OnApplicationBootstrap, OnModuleDestroy 
   #tierTimer: NodeJS.Timeout | undefined;
   /** Nodes whose transition is being written. */
   readonly #writing = new Set<string>();
+  readonly #inFlight: Gauge<never>;
   #evaluating = false;
   /** When this instance started hearing heartbeats; it judges no silence before. */
   #listeningSince: number | undefined;
@@ -39,7 +41,10 @@ export class LivenessMonitor implements OnApplicationBootstrap, OnModuleDestroy 
     private readonly registry: NodeRegistry,
     private readonly commands: NodeCommands,
     private readonly leadership: Leadership,
-  ) {}
+    @Inject(SERVICE_METRICS) metrics: ServiceMetrics,
+  ) {
+    this.#inFlight = metrics.gauge('mycelium_spores_liveness_writes_in_flight', 'Liveness transitions being written now (at most 64).');
+  }
 
   onApplicationBootstrap(): void {
     const sweepEvery = Math.max(50, Math.floor(this.config.heartbeatIntervalMs / 4));
@@ -121,10 +126,14 @@ export class LivenessMonitor implements OnApplicationBootstrap, OnModuleDestroy 
    */
   #record(nodeId: string, command: NodeCommand): void {
     this.#writing.add(nodeId);
+    this.#inFlight.set(this.#writing.size);
     this.commands
       .execute(nodeId, command)
       .catch((error: unknown) => this.logger.warn({ err: error, nodeId }, 'could not record a liveness change'))
-      .finally(() => this.#writing.delete(nodeId));
+      .finally(() => {
+        this.#writing.delete(nodeId);
+        this.#inFlight.set(this.#writing.size);
+      });
   }
 
   async #evaluateTiers(): Promise<void> {
