@@ -170,10 +170,20 @@ describe('spores service', () => {
         await blocker.query('BEGIN');
         for (const member of members) {
           const stream = `spores/node/${member.nodeId}`;
-          await blocker.query(
-            `INSERT INTO ${db.schema}.events (position, stream_id, stream_version, event_id, type, data) VALUES ((txid_current() << 16) + $3, $1, $2, gen_random_uuid(), 'test.placeholder.v1', '{}')`,
-            [stream, (await db.store.streamVersion(stream)) + 1, members.indexOf(member)],
-          );
+          // Spores may still be writing to this stream (its first heartbeats): take the version after its write.
+          for (;;) {
+            await blocker.query('SAVEPOINT hold');
+            try {
+              await blocker.query(
+                `INSERT INTO ${db.schema}.events (position, stream_id, stream_version, event_id, type, data) VALUES ((txid_current() << 16) + $3, $1, $2, gen_random_uuid(), 'test.placeholder.v1', '{}')`,
+                [stream, (await db.store.streamVersion(stream)) + 1, members.indexOf(member)],
+              );
+              break;
+            } catch (error) {
+              if ((error as { code?: string }).code !== '23505') throw error;
+              await blocker.query('ROLLBACK TO SAVEPOINT hold');
+            }
+          }
         }
         for (const member of members) member.kill();
         await waitFor(async () => (await inFlight()) === MAX_WRITES_IN_FLIGHT, { what: `${MAX_WRITES_IN_FLIGHT} writes in flight` });
