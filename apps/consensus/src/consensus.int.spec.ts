@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { OpenRound, RoundClosed, RoundOpened, TrustChanged } from '@mycelium/contracts';
+import { GetNode, OpenRound, RoundClosed, RoundOpened, TrustChanged } from '@mycelium/contracts';
 import { waitFor } from '@mycelium/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ConsensusFixture, openConsensusFixture } from './consensus.fixture.js';
@@ -151,6 +151,30 @@ describe('consensus rounds', () => {
     expect(seated.size).toBeGreaterThan(3);
     const named = await grid.open({ participants: voters.slice(1).map((voter) => voter.nodeId) });
     expect(named.participants).toHaveLength(5);
+  });
+
+  it('checks a drawn committee’s votes with the keys the alive list brought, asking the spores service about no member', async () => {
+    const voters = await grid.voters(4);
+    // A fresh instance knows no key yet.
+    await grid.consensus.stop();
+    await grid.startConsensus({ committeeSize: 3 });
+    const askedAbout: string[] = [];
+    const watch = grid.bus.nc.subscribe(grid.bus.topology.subject(GetNode.subject), {
+      callback: (_error, msg) => askedAbout.push(msg.json<{ nodeId: string }>().nodeId),
+    });
+    try {
+      const opened = await grid.open({ subject: voters[0]!.nodeId });
+      const seated = voters.filter((voter) => opened.participants.some((participant) => participant.nodeId === voter.nodeId));
+      expect(seated).toHaveLength(3);
+      const salts = seated.map((voter) => voter.commit(opened.roundId, 'approve'));
+      await grid.committed(opened.roundId, seated.map((voter) => voter.nodeId));
+      await grid.commitPhaseOver(opened);
+      seated.forEach((voter, index) => voter.reveal(opened.roundId, 'approve', salts[index]!));
+      expect(await grid.closed(opened.roundId)).toMatchObject({ outcome: 'approve', offenders: [] });
+      expect(askedAbout.filter((nodeId) => seated.some((voter) => voter.nodeId === nodeId))).toEqual([]);
+    } finally {
+      watch.unsubscribe();
+    }
   });
 
   it('holds a commitment that arrives before its round is in the log, and records it once the round is', async () => {

@@ -11,12 +11,13 @@ import {
   type RevealMessage,
 } from '@mycelium/contracts';
 import { type EventStore, handleCommands } from '@mycelium/eventstore';
-import { IdentityRejection, nodeIdOf, openEnvelope, peekEnvelope } from '@mycelium/identity';
+import { IdentityRejection, openEnvelope, peekEnvelope } from '@mycelium/identity';
 import { COMMAND_CLIENT, type CommandClient, EVENT_STORE, NATS_CONNECTION, SERVICE_LOGGER, TOPOLOGY, type Topology } from '@mycelium/messaging';
 import type { Logger } from '@mycelium/telemetry';
 import { allRevealed, RoundCloser } from '../closer/round-closer.js';
 import { roundStream } from '../directory/consensus-directory.js';
 import { type RoundCommand, roundDecider } from '../domain/round/round.decider.js';
+import { AliveNodes } from './alive-nodes.js';
 
 const NODE_ID = /^[0-9a-f]{20}$/;
 const ROUND_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -41,15 +42,14 @@ class Dropped extends Error {}
 
 /**
  * Commitments and reveals from the participants: each a signed envelope on the sender's own
- * subject, checked against the node's key from the spores service before it becomes a vote. A bad
- * signature is not an offence (anyone could have sent it); it is dropped and logged. Replays need
- * no guard: a second commit or reveal of the same round changes nothing.
+ * subject, checked against the node's key (from the alive list its committee was drawn from, else
+ * from the spores service) before it becomes a vote. A bad signature is not an offence (anyone
+ * could have sent it); it is dropped and logged. Replays need no guard: a second commit or reveal
+ * of the same round changes nothing.
  */
 @Injectable()
 export class VoteListener implements OnApplicationBootstrap, OnModuleDestroy {
   readonly #subscriptions: Subscription[] = [];
-  /** A node id is the hash of its key, so a key once learnt never changes. */
-  readonly #keys = new Map<string, string>();
   readonly #queued = new Map<string, QueuedVote[]>();
   readonly #writing = new Set<string>();
 
@@ -60,6 +60,7 @@ export class VoteListener implements OnApplicationBootstrap, OnModuleDestroy {
     @Inject(COMMAND_CLIENT) private readonly client: CommandClient,
     @Inject(SERVICE_LOGGER) private readonly logger: Logger,
     private readonly closer: RoundCloser,
+    private readonly aliveNodes: AliveNodes,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -163,8 +164,9 @@ export class VoteListener implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
+  /** Known from the alive list a committee was drawn from; else (a named participant) asked for. */
   async #keyOf(nodeId: string): Promise<string | undefined> {
-    const known = this.#keys.get(nodeId);
+    const known = this.aliveNodes.keyOf(nodeId);
     if (known) return known;
     const reply = await this.client.send(GetNode, { nodeId });
     if (!reply.ok) {
@@ -172,9 +174,7 @@ export class VoteListener implements OnApplicationBootstrap, OnModuleDestroy {
       throw new Error(`the spores service did not answer for node ${nodeId}: ${reply.error.message}`);
     }
     const publicKey = reply.result.node.publicKey;
-    if (nodeIdOf(publicKey) !== nodeId) return undefined;
-    this.#keys.set(nodeId, publicKey);
-    return publicKey;
+    return this.aliveNodes.learnKey(nodeId, publicKey) ? publicKey : undefined;
   }
 }
 

@@ -11,6 +11,7 @@ import {
   type NodeView,
   ListNodeIds,
   type ListNodeIdsV1,
+  type NodeIdsV1,
   QueryNodes,
   type QueryNodesV1,
   SetNodeTrust,
@@ -40,11 +41,16 @@ export class NodesHandlers {
   }
 
   @OnCommand(ListNodeIds)
-  async ids(@Payload() filters: ListNodeIdsV1): Promise<{ nodeIds: string[] }> {
+  async ids(@Payload() filters: ListNodeIdsV1): Promise<NodeIdsV1> {
     await this.registry.ready;
     const nodeIds: string[] = [];
-    for (const { node } of this.registry.entries()) if (!filters.status || node.status === filters.status) nodeIds.push(node.nodeId);
-    return { nodeIds };
+    const publicKeys: Record<string, string> = {};
+    for (const { node } of this.registry.entries()) {
+      if (filters.status && node.status !== filters.status) continue;
+      nodeIds.push(node.nodeId);
+      if (filters.withKeys) publicKeys[node.nodeId] = node.publicKey;
+    }
+    return filters.withKeys ? { nodeIds, publicKeys } : { nodeIds };
   }
 
   @OnCommand(GetNode)
