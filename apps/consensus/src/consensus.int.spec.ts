@@ -160,7 +160,9 @@ describe('consensus rounds', () => {
     await grid.startConsensus({ committeeSize: 3 });
     const askedAbout: string[] = [];
     const watch = grid.bus.nc.subscribe(grid.bus.topology.subject(GetNode.subject), {
-      callback: (_error, msg) => askedAbout.push(msg.json<{ nodeId: string }>().nodeId),
+      callback: (_error, msg) => {
+        askedAbout.push(msg.json<{ nodeId: string }>().nodeId);
+      },
     });
     try {
       const opened = await grid.open({ subject: voters[0]!.nodeId });
