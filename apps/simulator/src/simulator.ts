@@ -3,7 +3,7 @@ import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { NodeCapabilitiesV1 } from '@mycelium/contracts';
 import { ConsensusSubjects, type RoundInvitation } from '@mycelium/contracts/consensus';
 import { type StartReplica, type StopReplica, WorkloadSubjects } from '@mycelium/contracts/workloads';
-import { GridLink, networkChangeVote, newNodeIdentity, RoundVoter, VirtualNode } from '@mycelium/node-client';
+import { GridLink, networkChangeVote, newNodeIdentity, RoundVoter, SharedTicks, VirtualNode } from '@mycelium/node-client';
 import type { ReplicaEndpoint } from './replica-endpoint.js';
 import { VirtualWorkloads } from './virtual-workloads.js';
 
@@ -54,6 +54,8 @@ export class Simulator {
   readonly #nodes: Simulated[] = [];
   readonly #byId = new Map<string, Simulated>();
   readonly #link: GridLink;
+  /** Every node's heartbeats on one timer: those due together leave in one write. */
+  readonly #ticks = new SharedTicks();
   #subscriptions: Subscription[] | undefined;
   #heartbeatMs: number | undefined;
   /** One probe of a foreign suspect per round, shared by every virtual voter. */
@@ -93,6 +95,7 @@ export class Simulator {
           capabilities,
           requestedTier: 'sclerotia',
           identity,
+          ticks: this.#ticks,
           ...(endpoint ? { gossipAddress: endpoint.gossipAddressOf(identity.nodeId) } : {}),
         }),
         state: 'joining',

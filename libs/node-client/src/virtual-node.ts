@@ -4,6 +4,7 @@ import type { Subscription } from '@nats-io/transport-node';
 import type { GridLink } from './grid-link.js';
 import { heartbeatMessage, joinMessage, leaveMessage } from './messages.js';
 import { type NodeIdentity, newNodeIdentity } from './node-identity.js';
+import { ownTimers, type Ticks } from './shared-ticks.js';
 
 export interface VirtualNodeOptions {
   link: GridLink;
@@ -13,6 +14,8 @@ export interface VirtualNodeOptions {
   requestedTier?: NodeTierName;
   identity?: NodeIdentity;
   gossipAddress?: string;
+  /** What times its heartbeats: its own timer unless many nodes share one (SharedTicks). */
+  ticks?: Ticks;
 }
 
 /**
@@ -22,7 +25,7 @@ export interface VirtualNodeOptions {
 export class VirtualNode {
   readonly identity: NodeIdentity;
   #seq = 0;
-  #timer: NodeJS.Timeout | undefined;
+  #stopBeating: (() => void) | undefined;
   #resumeTimer: NodeJS.Timeout | undefined;
   #intervalMs = 2000;
   #forger: Signer | undefined;
@@ -43,7 +46,7 @@ export class VirtualNode {
   }
 
   get heartbeating(): boolean {
-    return this.#timer !== undefined;
+    return this.#stopBeating !== undefined;
   }
 
   /** The network's certificate of this node's key, from its last join: what it shows gossip peers. */
@@ -86,12 +89,12 @@ export class VirtualNode {
     this.stopHeartbeats();
     this.#cancelResume();
     this.#intervalMs = intervalMs;
-    this.#timer = setInterval(() => this.heartbeat(), intervalMs);
+    this.#stopBeating = (this.options.ticks ?? ownTimers).every(intervalMs, () => this.heartbeat());
   }
 
   stopHeartbeats(): void {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#stopBeating?.();
+    this.#stopBeating = undefined;
   }
 
   /** Fault: the node dies without a word (and does not come back from a pause). */
