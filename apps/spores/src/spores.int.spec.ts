@@ -270,6 +270,14 @@ describe('spores service', () => {
       expect(await ids('alive')).not.toContain(leaving.nodeId);
       expect(await ids('left')).toContain(leaving.nodeId);
       expect(await client.send(ListNodeIds, { status: 'gone' })).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED', field: 'status' } });
+      // With their keys, for checking what the listed nodes sign; without, ids only.
+      const withKeys = await client.send(ListNodeIds, { status: 'alive', withKeys: true });
+      if (!withKeys.ok) throw new Error(withKeys.error.message);
+      expect(withKeys.result.publicKeys?.[staying.nodeId]).toBe(staying.identity.publicKey);
+      expect(Object.keys(withKeys.result.publicKeys!).sort()).toEqual([...withKeys.result.nodeIds].sort());
+      const idsOnly = await client.send(ListNodeIds, { status: 'alive' });
+      expect(idsOnly.ok && Object.keys(idsOnly.result)).toEqual(['nodeIds']);
+      expect(await client.send(ListNodeIds, { withKeys: 'yes' })).toMatchObject({ ok: false, error: { code: 'VALIDATION_FAILED', field: 'withKeys' } });
     });
 
     it('exports the directory as a snapshot signed with the network key', async () => {

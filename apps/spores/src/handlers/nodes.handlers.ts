@@ -44,13 +44,13 @@ export class NodesHandlers {
   async ids(@Payload() filters: ListNodeIdsV1): Promise<NodeIdsV1> {
     await this.registry.ready;
     const nodeIds: string[] = [];
-    const publicKeys: Record<string, string> = {};
+    const publicKeys: Record<string, string> | undefined = filters.withKeys ? {} : undefined;
     for (const { node } of this.registry.entries()) {
       if (filters.status && node.status !== filters.status) continue;
       nodeIds.push(node.nodeId);
-      if (filters.withKeys) publicKeys[node.nodeId] = node.publicKey;
+      if (publicKeys) publicKeys[node.nodeId] = node.publicKey;
     }
-    return filters.withKeys ? { nodeIds, publicKeys } : { nodeIds };
+    return publicKeys ? { nodeIds, publicKeys } : { nodeIds };
   }
 
   @OnCommand(GetNode)
