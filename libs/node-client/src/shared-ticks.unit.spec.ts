@@ -27,8 +27,17 @@ async function twoPeriodics(ticks: Ticks) {
   const turnOf = turns();
   const a: number[] = [];
   const b: number[] = [];
-  const stopA = ticks.every(20, () => a.push(turnOf()));
-  const stopB = ticks.every(20, () => b.push(turnOf()));
+  // Registered within one millisecond, so both are due at the same moment.
+  let stopA: () => void;
+  let stopB: () => void;
+  for (;;) {
+    const registeredAt = Date.now();
+    stopA = ticks.every(20, () => a.push(turnOf()));
+    stopB = ticks.every(20, () => b.push(turnOf()));
+    if (Date.now() === registeredAt) break;
+    stopA();
+    stopB();
+  }
   await until(() => a.length >= 3 && b.length >= 3);
   stopA();
   stopB();
